@@ -1,0 +1,45 @@
+# Every target runs inside the project virtualenv, which `install` creates on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+
+PROTO_DIR := protos
+SERVICES := consent
+
+# `protos` is also a directory: without .PHONY make would call the target up to date.
+.PHONY: install protos run $(addprefix run-,$(SERVICES)) test lint migrate clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+# Python stubs and .pyi type stubs into ./novahouse (gitignored); google/api/*.proto ships with
+# googleapis-common-protos and the well-known types with grpcio-tools.
+protos: install
+	rm -rf novahouse
+	$(PY) -m services.runtime.protogen $(PROTO_DIR) .
+
+run: run-consent
+
+$(addprefix run-,$(SERVICES)): run-%: protos
+	$(PY) -m services.$*
+
+migrate: protos
+	for s in $(SERVICES); do $(PY) -m services.$$s migrate || exit 1; done
+
+test: protos
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: protos
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check services tests
+
+clean:
+	rm -rf novahouse .pytest_cache .ruff_cache
+	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +

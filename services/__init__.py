@@ -1,0 +1,1 @@
+"""NovaHouse chat backend: the consent, notifier, chat and gateway services."""
