@@ -1,0 +1,113 @@
+"""SQLAlchemy engines and sessions, one database per service.
+
+SQLite (a file under ./var/ by default) is the embedded default; PostgreSQL is used through a URL as
+users write it. Whatever form a PostgreSQL URL takes, the psycopg2 driver is selected, because SQLAlchemy
+2.1 maps a plain `postgresql://` to psycopg 3, which the project does not install.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+POSTGRES_DRIVER = "postgresql+psycopg2"
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def normalise_url(url: str) -> URL:
+    """Parses a database URL and selects the driver the project ships. Raises ValueError."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as error:
+        raise ValueError(str(error)) from None
+    backend = parsed.drivername.split("+", 1)[0]
+    if backend in ("postgres", "postgresql"):
+        return parsed.set(drivername=POSTGRES_DRIVER)
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite")
+    raise ValueError(f"unsupported database {parsed.drivername!r}")
+
+
+def is_postgres(engine_or_url: Engine | URL) -> bool:
+    url = engine_or_url.url if isinstance(engine_or_url, Engine) else engine_or_url
+    return url.get_backend_name() == "postgresql"
+
+
+def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
+    """An engine with the connection behaviour each backend needs for concurrent writers."""
+    parsed = normalise_url(url) if isinstance(url, str) else url
+    if is_postgres(parsed):
+        return create_engine(
+            parsed,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,  # a restarted server leaves dead pooled connections behind
+            pool_timeout=10,
+            connect_args={"connect_timeout": 5, "application_name": "novahouse"},
+        )
+    database = parsed.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        parsed,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+    )
+    event.listen(engine, "connect", _configure_sqlite_connection)
+    event.listen(engine, "begin", _begin_immediate)
+    return engine
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    # pysqlite's own transaction handling defers BEGIN until the first write; SQLAlchemy's "begin"
+    # event below takes over so that every transaction holds the write lock from its start.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def _begin_immediate(connection: Any) -> None:
+    # A deferred transaction that reads and then writes cannot wait for a concurrent writer: SQLite
+    # answers SQLITE_BUSY at once. BEGIN IMMEDIATE takes the write lock up front and honours
+    # busy_timeout, so concurrent read-modify-write transactions queue instead of failing.
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timezone-aware UTC timestamp on every backend (SQLite keeps no zone of its own)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given for a UTC column")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,199 @@
+"""The gRPC server every service runs: health, reflection, call logging, error mapping, graceful stop.
+
+`create_server(address, services)` builds and binds a server (port 0 picks a free port, which is what
+tests use) without starting it; `GrpcServer.stop(grace)` marks health NOT_SERVING first, stops accepting
+calls and lets in-flight calls finish within the grace period.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from sqlalchemy import exc as sa_exc
+
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
+from services.runtime.identity import (
+    CLIENT_IP_KEY,
+    CLIENT_USER_AGENT_KEY,
+    REQUEST_ID_KEY,
+    CallerIdentity,
+)
+from services.runtime.logs import request_id_var
+
+log = logging.getLogger("services.rpc")
+
+HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+_QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+# Connection-level database failures: the caller may retry once the database is back.
+_DATABASE_UNAVAILABLE = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+_STATUS_OF = {
+    NotFound: grpc.StatusCode.NOT_FOUND,
+    FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """One gRPC service to serve: its full name (for health and reflection) and how to register it."""
+
+    name: str
+    register: Callable[[grpc.Server], None]
+
+
+def caller_identity(context: grpc.ServicerContext) -> CallerIdentity:
+    """The end client as the gateway reported it in metadata, else the gRPC peer itself."""
+    metadata = dict(context.invocation_metadata() or ())
+    return CallerIdentity(
+        ip_address=metadata.get(CLIENT_IP_KEY) or peer_address(context.peer()),
+        user_agent=metadata.get(CLIENT_USER_AGENT_KEY) or metadata.get("user-agent", ""),
+        # The call interceptor has taken the id from metadata or generated one.
+        request_id=request_id_var.get() if request_id_var.get() != "-" else "",
+    )
+
+
+def peer_address(peer: str) -> str:
+    """'ipv4:10.0.0.1:5000' -> '10.0.0.1'; 'ipv6:[::1]:5000' -> '::1'; anything else as it is."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv4":
+        return rest.rsplit(":", 1)[0]
+    if kind == "ipv6":
+        return rest.rsplit(":", 1)[0].strip("[]")
+    return peer
+
+
+def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, *details: Any) -> None:
+    status = status_pb2.Status(code=code.value[0], message=message)
+    for detail in details:
+        packed = any_pb2.Any()
+        packed.Pack(detail)
+        status.details.append(packed)
+    context.abort_with_status(rpc_status.to_status(status))
+
+
+def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
+    violation = error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.description)
+    return error_details_pb2.BadRequest(field_violations=[violation])
+
+
+class CallInterceptor(grpc.ServerInterceptor):
+    """Logs every unary call (method, status, duration, request id) and maps errors to status codes.
+
+    Use cases raise `ServiceError`s; a database that cannot be reached becomes UNAVAILABLE; anything
+    else is logged with its traceback and answered INTERNAL without the details, so a caller never sees
+    a stack trace.
+    """
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        handler = continuation(handler_call_details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = handler_call_details.method
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        request_id = metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex
+        level = logging.DEBUG if method.startswith(_QUIET_PREFIXES) else logging.INFO
+        inner = handler.unary_unary
+
+        def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            token = request_id_var.set(request_id)
+            started = time.perf_counter()
+            try:
+                return inner(request, context)
+            except InvalidArgument as error:
+                _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error), _bad_request(error))
+            except ServiceError as error:
+                code = next(c for kind, c in _STATUS_OF.items() if isinstance(error, kind))
+                _abort(context, code, str(error))
+            except _DATABASE_UNAVAILABLE:
+                log.exception("database unavailable during %s", method)
+                _abort(context, grpc.StatusCode.UNAVAILABLE, "database unavailable, try again later")
+            except Exception:
+                if context.code() is not None:  # the servicer aborted on purpose
+                    raise
+                log.exception("unexpected error in %s", method)
+                _abort(context, grpc.StatusCode.INTERNAL, "internal error")
+            finally:
+                code = context.code() or grpc.StatusCode.OK
+                elapsed_ms = (time.perf_counter() - started) * 1000
+                log.log(level, "rpc %s %s %.1fms request_id=%s", method, code.name, elapsed_ms, request_id)
+                request_id_var.reset(token)
+
+        return grpc.unary_unary_rpc_method_handler(
+            behavior,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+class GrpcServer:
+    """A bound, not yet started server with its health servicer."""
+
+    def __init__(
+        self, server: grpc.Server, port: int, health_servicer: health.HealthServicer, names: Sequence[str]
+    ) -> None:
+        self.server = server
+        self.port = port
+        self.health = health_servicer
+        self.service_names = tuple(names)
+
+    def start(self) -> None:
+        self.server.start()
+        for name in ("", *self.service_names):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, grace: float) -> None:
+        """NOT_SERVING first, then stop accepting calls and give in-flight ones `grace` seconds."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.server.wait_for_termination(timeout)
+
+
+def create_server(
+    address: str, services: Sequence[ServiceDefinition], *, max_workers: int = 16
+) -> GrpcServer:
+    """Builds a server with the given services, the standard health service and reflection, and binds
+    it to `address`; raises RuntimeError if the address cannot be bound."""
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
+        interceptors=[CallInterceptor()],
+        # Without this a second process on the same port would silently share it.
+        options=[("grpc.so_reuseport", 0)],
+    )
+    for service in services:
+        service.register(server)
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    names = [service.name for service in services]
+    for name in ("", *names):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    reflection.enable_server_reflection([*names, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME], server)
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError as error:
+        raise RuntimeError(f"cannot listen on {address}: {error}") from None
+    if port == 0:
+        raise RuntimeError(f"cannot listen on {address}")
+    return GrpcServer(server, port, health_servicer, names)

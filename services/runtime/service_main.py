@@ -1,0 +1,118 @@
+"""The command line every gRPC service shares: `python -m services.<name> [serve|migrate]`.
+
+`serve` (the default) validates the settings, applies migrations unless AUTO_MIGRATE=false, starts the
+server and any background work, and on SIGTERM or SIGINT stops gracefully. `migrate` only applies
+migrations. A configuration error prints one line naming the variable and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+
+from services.runtime.config import ConfigError, Environment, ServerSettings
+from services.runtime.grpc_server import GrpcServer, ServiceDefinition, create_server
+from services.runtime.logs import configure_logging
+from services.runtime.migrations import MigrationHistory
+
+log = logging.getLogger(__name__)
+
+
+class ServiceSettings(Protocol):
+    server: ServerSettings
+    database_url: URL
+    auto_migrate: bool
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def _noop() -> None:
+    return None
+
+
+@dataclass
+class Application:
+    """A wired service, as its bootstrap hands it over: what to serve and what runs beside it."""
+
+    services: Sequence[ServiceDefinition]
+    on_start: Callable[[], None] = _noop  # after the server listens, e.g. start the scheduler
+    on_stop: Callable[[], None] = _noop  # after in-flight calls finished, e.g. stop jobs, close pools
+
+
+@dataclass(frozen=True)
+class ServiceEntryPoint(Generic[S]):
+    """How to load, migrate and build one service."""
+
+    name: str
+    load_settings: Callable[[Environment], S]
+    migrations: MigrationHistory
+    build: Callable[[S], Application]
+
+    def migrate(self, settings: S) -> None:
+        self.migrations.upgrade(settings.database_url)
+
+    def start(self, settings: S) -> tuple[GrpcServer, Application]:
+        """Migrates (or, with AUTO_MIGRATE=false, checks the schema is current), builds and starts the
+        service; the caller stops it. Raises RuntimeError when it cannot start."""
+        if settings.auto_migrate:
+            self.migrate(settings)
+        else:
+            current, head = self.migrations.pending(settings.database_url)
+            if current != head:
+                raise RuntimeError(
+                    f"database schema is at {current or 'nothing'}, this release needs {head}; "
+                    f"run `python -m services.{self.name} migrate` (AUTO_MIGRATE=false)"
+                )
+        application = self.build(settings)
+        server = create_server(
+            settings.server.address, application.services, max_workers=settings.server.max_workers
+        )
+        server.start()
+        application.on_start()
+        log.info("%s serving on %s:%d", self.name, settings.server.host, server.port)
+        return server, application
+
+    def main(self, argv: Sequence[str] | None = None) -> None:
+        parser = argparse.ArgumentParser(prog=f"python -m services.{self.name}")
+        parser.add_argument("command", nargs="?", default="serve", choices=("serve", "migrate"))
+        command = parser.parse_args(argv).command
+        try:
+            settings = self.load_settings(Environment())
+        except ConfigError as error:
+            print(f"{self.name}: configuration error: {error}", file=sys.stderr)
+            sys.exit(2)
+        configure_logging(settings.server.log_level)
+        if command == "migrate":
+            try:
+                self.migrate(settings)
+            except SQLAlchemyError as error:
+                log.error("%s cannot migrate: %s", self.name, error)
+                sys.exit(1)
+            return
+        stop_requested = threading.Event()
+
+        def request_stop(signum: int, _frame: object) -> None:
+            log.info("%s received %s, shutting down", self.name, signal.Signals(signum).name)
+            stop_requested.set()
+
+        signal.signal(signal.SIGTERM, request_stop)
+        signal.signal(signal.SIGINT, request_stop)
+        try:
+            server, application = self.start(settings)
+        except (RuntimeError, SQLAlchemyError) as error:
+            log.error("%s cannot start: %s", self.name, error)
+            sys.exit(1)
+        stop_requested.wait()
+        server.stop(settings.server.shutdown_grace_seconds)
+        application.on_stop()
+        log.info("%s stopped", self.name)

@@ -1,0 +1,57 @@
+"""Databases for tests: a fresh SQLite file per test, or a fresh PostgreSQL database per test session
+on the server named by TEST_DATABASE_URL (created here, dropped afterwards)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy.engine import URL
+
+from services.runtime.db import normalise_url
+
+
+def postgres_admin_url() -> URL | None:
+    raw = os.environ.get("TEST_DATABASE_URL", "").strip()
+    return normalise_url(raw) if raw else None
+
+
+def postgres_reachable(url: URL) -> bool:
+    engine = create_engine(url, connect_args={"connect_timeout": 3})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return True
+    except Exception:
+        return False
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def fresh_postgres_database(admin_url: URL, label: str) -> Iterator[URL]:
+    """Creates an empty database on the test server and drops it (even if still in use) afterwards."""
+    name = f"nh_test_{label}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield admin_url.set(database=name)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def truncate_all(url: URL, metadata: MetaData) -> None:
+    """Empties every table of a migrated PostgreSQL test database (TRUNCATE skips row triggers)."""
+    names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
