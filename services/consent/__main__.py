@@ -1,0 +1,3 @@
+from services.consent.bootstrap import ENTRY_POINT
+
+ENTRY_POINT.main()

@@ -1,0 +1,1 @@
+"""Storage for the consent service: SQLAlchemy tables, repositories, the unit of work, migrations."""

@@ -1,0 +1,132 @@
+"""SQL repositories and the unit of work of the consent service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.orm import Session
+
+from services.consent.adapters.tables import audit_log, subjects
+from services.consent.application.ports import AuditQuery
+from services.consent.domain.model import AuditEntry, ConsentAction, Subject
+from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
+
+
+class SqlSubjectRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def get(self, email: str) -> Subject | None:
+        row = self._session.execute(select(subjects).where(subjects.c.email == email)).one_or_none()
+        return _subject(row) if row else None
+
+    def lock(self, email: str, pseudonym: str, now: dt.datetime) -> Subject:
+        locking = select(subjects).where(subjects.c.email == email).with_for_update()
+        row = self._session.execute(locking).one_or_none()
+        if row is None:
+            insert_ignoring_conflict(
+                self._session,
+                subjects,
+                {
+                    "email": email,
+                    "pseudonym": pseudonym,
+                    "marketing_consent": False,
+                    "rodo_consent": False,
+                    "unsubscribed": False,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+                "email",
+            )
+            row = self._session.execute(locking).one()
+        return _subject(row)
+
+    def save(self, subject: Subject, now: dt.datetime) -> None:
+        self._session.execute(
+            update(subjects)
+            .where(subjects.c.email == subject.email)
+            .values(
+                marketing_consent=subject.marketing_consent,
+                rodo_consent=subject.rodo_consent,
+                unsubscribed=subject.unsubscribed,
+                last_action=subject.last_action.value if subject.last_action else None,
+                last_action_at=subject.last_action_at,
+                updated_at=now,
+            )
+        )
+
+
+class SqlAuditLog:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def append(self, pseudonym: str, entry: AuditEntry) -> None:
+        self._session.execute(
+            audit_log.insert().values(
+                subject_pseudonym=pseudonym,
+                action=entry.action.value,
+                occurred_at=entry.occurred_at,
+                marketing_consent=entry.marketing_consent,
+                rodo_consent=entry.rodo_consent,
+                ip_address=entry.ip_address,
+                user_agent=entry.user_agent,
+                reason=entry.reason,
+                source=entry.source,
+                consent_text_version=entry.consent_text_version,
+                request_id=entry.request_id,
+            )
+        )
+
+    def query(self, query: AuditQuery) -> list[AuditEntry]:
+        joined = audit_log.outerjoin(subjects, subjects.c.pseudonym == audit_log.c.subject_pseudonym)
+        statement = select(audit_log, subjects.c.email).select_from(joined)
+        if query.pseudonym is not None:
+            statement = statement.where(audit_log.c.subject_pseudonym == query.pseudonym)
+        if query.action is not None:
+            statement = statement.where(audit_log.c.action == query.action.value)
+        if query.since is not None:
+            statement = statement.where(audit_log.c.occurred_at >= query.since)
+        if query.until is not None:
+            statement = statement.where(audit_log.c.occurred_at < query.until)
+        if query.before_id is not None:
+            statement = statement.where(audit_log.c.id < query.before_id)
+        statement = statement.order_by(audit_log.c.id.desc()).limit(query.limit)
+        return [_audit_entry(row) for row in self._session.execute(statement)]
+
+
+class ConsentUnitOfWork(SqlUnitOfWork):
+    subjects: SqlSubjectRepository
+    audit_log: SqlAuditLog
+
+    def bind_repositories(self, session: Session) -> None:
+        self.subjects = SqlSubjectRepository(session)
+        self.audit_log = SqlAuditLog(session)
+
+
+def _subject(row: Row) -> Subject:
+    return Subject(
+        email=row.email,
+        marketing_consent=row.marketing_consent,
+        rodo_consent=row.rodo_consent,
+        unsubscribed=row.unsubscribed,
+        last_action=ConsentAction(row.last_action) if row.last_action else None,
+        last_action_at=row.last_action_at,
+    )
+
+
+def _audit_entry(row: Row) -> AuditEntry:
+    return AuditEntry(
+        id=row.id,
+        email=row.email or "",
+        action=ConsentAction(row.action),
+        occurred_at=row.occurred_at,
+        marketing_consent=row.marketing_consent,
+        rodo_consent=row.rodo_consent,
+        ip_address=row.ip_address,
+        user_agent=row.user_agent,
+        reason=row.reason,
+        source=row.source,
+        consent_text_version=row.consent_text_version,
+        request_id=row.request_id,
+    )

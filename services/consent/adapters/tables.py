@@ -1,0 +1,55 @@
+"""The consent service's schema. The email lives only in consent_subjects; the audit log names the
+subject by its keyed pseudonym and is append-only (the migration adds triggers that refuse UPDATE and
+DELETE, and no code path issues either)."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, MetaData, String, Table, Text
+
+from services.runtime.db import UtcDateTime
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite only auto-increments a column declared exactly INTEGER PRIMARY KEY.
+_Id = BigInteger().with_variant(Integer(), "sqlite")
+
+subjects = Table(
+    "consent_subjects",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("email", String(254), nullable=False, unique=True),
+    Column("pseudonym", String(64), nullable=False, unique=True),
+    Column("marketing_consent", Boolean, nullable=False),
+    Column("rodo_consent", Boolean, nullable=False),
+    Column("unsubscribed", Boolean, nullable=False),
+    Column("last_action", String(32)),
+    Column("last_action_at", UtcDateTime),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "consent_audit_log",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("subject_pseudonym", String(64), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
+    Column("marketing_consent", Boolean, nullable=False),
+    Column("rodo_consent", Boolean, nullable=False),
+    Column("ip_address", String(64), nullable=False),
+    Column("user_agent", String(512), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("consent_text_version", String(64), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Index("ix_consent_audit_log_subject_pseudonym_id", "subject_pseudonym", "id"),
+    Index("ix_consent_audit_log_action_id", "action", "id"),
+    Index("ix_consent_audit_log_occurred_at", "occurred_at"),
+)

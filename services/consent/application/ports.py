@@ -1,0 +1,51 @@
+"""What the use cases need from storage; the SQL adapters and the test fakes both provide it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Protocol, Self
+
+from services.consent.domain.model import AuditEntry, ConsentAction, Subject
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """A filter over the audit log, newest first; `before_id` continues after a previous page."""
+
+    limit: int
+    pseudonym: str | None = None
+    action: ConsentAction | None = None
+    since: dt.datetime | None = None
+    until: dt.datetime | None = None
+    before_id: int | None = None
+
+
+class SubjectRepository(Protocol):
+    def get(self, email: str) -> Subject | None: ...
+
+    def lock(self, email: str, pseudonym: str, now: dt.datetime) -> Subject:
+        """The subject, locked until the transaction ends; created with no consent if it is new."""
+        ...
+
+    def save(self, subject: Subject, now: dt.datetime) -> None: ...
+
+
+class AuditLog(Protocol):
+    def append(self, pseudonym: str, entry: AuditEntry) -> None: ...
+
+    def query(self, query: AuditQuery) -> list[AuditEntry]: ...
+
+
+class UnitOfWork(Protocol):
+    subjects: SubjectRepository
+    audit_log: AuditLog
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def commit(self) -> None: ...

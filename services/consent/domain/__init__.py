@@ -1,0 +1,1 @@
+"""Consent rules, free of storage and transport."""
