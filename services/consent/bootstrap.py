@@ -14,6 +14,7 @@ from services.consent.domain.pseudonym import Pseudonymizer
 from services.consent.settings import ConsentSettings
 from services.consent.transport.servicer import ConsentServicer
 from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_server import ServiceDefinition
 from services.runtime.migrations import MigrationHistory
 from services.runtime.service_main import Application, ServiceEntryPoint
@@ -34,7 +35,9 @@ def build(settings: ConsentSettings) -> Application:
     definition = ServiceDefinition(
         SERVICE_NAME, lambda server: consent_pb2_grpc.add_ConsentServiceServicer_to_server(servicer, server)
     )
-    return Application(services=[definition], on_stop=engine.dispose)
+    diagnostics = Diagnostics("consent")
+    diagnostics.add_probe("database", database_probe(engine))
+    return Application(services=[definition], diagnostics=diagnostics, on_stop=engine.dispose)
 
 
 ENTRY_POINT = ServiceEntryPoint(

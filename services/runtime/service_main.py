@@ -20,9 +20,11 @@ from sqlalchemy.engine import URL
 from sqlalchemy.exc import SQLAlchemyError
 
 from services.runtime.config import ConfigError, Environment, ServerSettings
+from services.runtime.diagnostics import Diagnostics
 from services.runtime.grpc_server import GrpcServer, ServiceDefinition, create_server
 from services.runtime.logs import configure_logging
 from services.runtime.migrations import MigrationHistory
+from services.runtime.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +47,29 @@ class Application:
     """A wired service, as its bootstrap hands it over: what to serve and what runs beside it."""
 
     services: Sequence[ServiceDefinition]
-    on_start: Callable[[], None] = _noop  # after the server listens, e.g. start the scheduler
-    on_stop: Callable[[], None] = _noop  # after in-flight calls finished, e.g. stop jobs, close pools
+    diagnostics: Diagnostics
+    scheduler: JobScheduler | None = None  # started once the server listens
+    on_stop: Callable[[], None] = _noop  # after in-flight calls finished, e.g. close pools
+
+
+@dataclass
+class RunningService:
+    """A started service: its server, and everything that stops with it."""
+
+    server: GrpcServer
+    application: Application
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def stop(self, grace: float = 0) -> None:
+        """Health NOT_SERVING, in-flight calls finish within `grace`, then jobs and pools stop."""
+        self.server.stop(grace)
+        if self.application.scheduler is not None:
+            self.application.scheduler.shutdown()
+        self.application.on_stop()
+        self.application.diagnostics.close()
 
 
 @dataclass(frozen=True)
@@ -61,7 +84,7 @@ class ServiceEntryPoint(Generic[S]):
     def migrate(self, settings: S) -> None:
         self.migrations.upgrade(settings.database_url)
 
-    def start(self, settings: S) -> tuple[GrpcServer, Application]:
+    def start(self, settings: S) -> RunningService:
         """Migrates (or, with AUTO_MIGRATE=false, checks the schema is current), builds and starts the
         service; the caller stops it. Raises RuntimeError when it cannot start."""
         if settings.auto_migrate:
@@ -74,13 +97,17 @@ class ServiceEntryPoint(Generic[S]):
                     f"run `python -m services.{self.name} migrate` (AUTO_MIGRATE=false)"
                 )
         application = self.build(settings)
+        application.diagnostics.scheduler = application.scheduler
         server = create_server(
-            settings.server.address, application.services, max_workers=settings.server.max_workers
+            settings.server.address,
+            [*application.services, application.diagnostics.definition()],
+            max_workers=settings.server.max_workers,
         )
         server.start()
-        application.on_start()
+        if application.scheduler is not None:
+            application.scheduler.start()
         log.info("%s serving on %s:%d", self.name, settings.server.host, server.port)
-        return server, application
+        return RunningService(server, application)
 
     def main(self, argv: Sequence[str] | None = None) -> None:
         parser = argparse.ArgumentParser(prog=f"python -m services.{self.name}")
@@ -108,11 +135,10 @@ class ServiceEntryPoint(Generic[S]):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         try:
-            server, application = self.start(settings)
+            running = self.start(settings)
         except (RuntimeError, SQLAlchemyError) as error:
             log.error("%s cannot start: %s", self.name, error)
             sys.exit(1)
         stop_requested.wait()
-        server.stop(settings.server.shutdown_grace_seconds)
-        application.on_stop()
+        running.stop(settings.server.shutdown_grace_seconds)
         log.info("%s stopped", self.name)

@@ -50,10 +50,9 @@ def consent_database(backend, tmp_path, request) -> URL:
 
 @pytest.fixture
 def consent_server(consent_database, tmp_path):
-    server, application = ENTRY_POINT.start(consent_settings(consent_database, str(tmp_path)))
-    yield f"127.0.0.1:{server.port}"
-    server.stop(0)
-    application.on_stop()
+    running = ENTRY_POINT.start(consent_settings(consent_database, str(tmp_path)))
+    yield f"127.0.0.1:{running.port}"
+    running.stop()
 
 
 @pytest.fixture

@@ -124,3 +124,13 @@ def test_on_sqlite_it_generates_a_pseudonym_key_and_keeps_it_across_restarts(tmp
         second.close()
     assert [entry["action"] for entry in log["entries"]] == ["unsubscribe"]
     assert key_file.read_bytes() == key
+
+
+def test_diagnostics_reports_the_database(consent_process, backend):
+    with grpc.insecure_channel(consent_process.address) as channel:
+        report = ReflectionClient(channel).call("novahouse.runtime.v1.DiagnosticsService/GetDiagnostics", {})
+    assert report["service"] == "consent"
+    [database] = report["dependencies"]
+    assert (database["name"], database["reachable"], database["required"]) == ("database", True, True)
+    assert database["detail"] == backend
+    assert report["jobs"] == []
