@@ -19,10 +19,10 @@ from services.consent.domain.model import (
     Purpose,
     Subject,
     check_length,
-    normalise_email,
 )
 from services.consent.domain.pseudonym import Pseudonymizer
 from services.runtime.db import utcnow
+from services.runtime.emails import normalise_email
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
 

@@ -6,8 +6,6 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
-from email_validator import EmailNotValidError, validate_email
-
 from services.runtime.errors import InvalidArgument
 
 MAX_REASON_LENGTH = 1000
@@ -25,18 +23,6 @@ class ConsentAction(StrEnum):
 class Purpose(Enum):
     MARKETING = "marketing"
     PROCESSING = "processing"
-
-
-def normalise_email(raw: str, field: str = "email") -> str:
-    """Trims, lower-cases and validates an address; raises InvalidArgument naming `field`."""
-    candidate = raw.strip().lower()
-    if not candidate:
-        raise InvalidArgument(field, "is required")
-    try:
-        validated = validate_email(candidate, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise InvalidArgument(field, f"is not a valid email address: {error}") from None
-    return validated.normalized.lower()
 
 
 def check_length(field: str, value: str, maximum: int) -> str:
