@@ -18,6 +18,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 POSTGRES_DRIVER = "postgresql+psycopg2"
+# Constraint names as the migrations write them, so autogenerate compares like with like.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "pk": "pk_%(table_name)s",
+}
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 

@@ -3,8 +3,6 @@ in one transaction, so concurrent requests for one email neither lose an update 
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,9 +23,8 @@ from services.runtime.db import utcnow
 from services.runtime.emails import normalise_email
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
+from services.runtime.pagination import decode_page_token, encode_page_token, page_limit
 
-DEFAULT_PAGE_SIZE = 50
-MAX_PAGE_SIZE = 500
 # Column widths of the audit log; metadata is truncated to fit, never rejected.
 _MAX_IP, _MAX_USER_AGENT, _MAX_REQUEST_ID = 64, 512, 128
 API_SOURCE = "api"
@@ -120,23 +117,21 @@ class ConsentService:
         page_size: int = 0,
         page_token: str = "",
     ) -> AuditPage:
-        if page_size < 0:
-            raise InvalidArgument("page_size", "must not be negative")
-        limit = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        limit = page_limit(page_size)
         query = AuditQuery(
             limit=limit + 1,  # one more tells whether there is a next page
             pseudonym=self._pseudonymize(normalise_email(email)) if email else None,
             action=_parse_action(action) if action else None,
             since=since,
             until=until,
-            before_id=_decode_page_token(page_token) if page_token else None,
+            before_id=decode_page_token(page_token),
         )
         with self._unit_of_work() as uow:
             entries = uow.audit_log.query(query)
         if len(entries) <= limit:
             return AuditPage(entries, "")
         entries = entries[:limit]
-        return AuditPage(entries, _encode_page_token(entries[-1].id))
+        return AuditPage(entries, encode_page_token(entries[-1].id))
 
     def _change(
         self,
@@ -180,17 +175,3 @@ def _parse_action(action: str) -> ConsentAction:
     except ValueError:
         choices = ", ".join(a.value for a in ConsentAction)
         raise InvalidArgument("action", f"must be one of {choices}") from None
-
-
-def _encode_page_token(last_id: int | None) -> str:
-    return base64.urlsafe_b64encode(f"before:{last_id}".encode()).decode()
-
-
-def _decode_page_token(token: str) -> int:
-    try:
-        prefix, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if prefix != "before":
-            raise ValueError(token)
-        return int(value)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument("page_token", "is not a token this service issued") from None

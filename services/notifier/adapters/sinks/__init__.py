@@ -1,0 +1,1 @@
+"""Sinks: each delivers one message to its service or raises a DeliveryFailure saying why not."""

@@ -1,0 +1,1 @@
+"""Notifier use cases: accepting, delivering, retrying and escalating notifications."""

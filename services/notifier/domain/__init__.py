@@ -1,0 +1,1 @@
+"""Notifications, delivery failures and the retry policy, free of storage and transport."""
