@@ -1,8 +1,7 @@
 """SQL storage of notifications, and the notifier's unit of work.
 
-Claiming marks entries with a token and a lease in one statement. On PostgreSQL the candidate rows are
-locked with FOR UPDATE SKIP LOCKED, so replicas claiming at once each get different entries; SQLite
-drops FOR UPDATE, but its transactions take the write lock up front, which serialises claims.
+Claiming goes through services.runtime.claims: a token and a lease per claim, FOR UPDATE SKIP LOCKED
+on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -11,11 +10,11 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from services.notifier.adapters.tables import notifications as t
-from services.notifier.application.ports import Claim, Stats
+from services.notifier.application.ports import Stats
 from services.notifier.domain.model import (
     Channel,
     ErrorInfo,
@@ -25,6 +24,7 @@ from services.notifier.domain.model import (
     message_from_payload,
     message_payload,
 )
+from services.runtime.claims import Claim, claim_rows, renew_claim, unleased
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
 _MAX_ERROR_TEXT = 1000
@@ -69,17 +69,11 @@ class SqlNotificationRepository:
             .where(_due(due_at, claim.now), t.c.channel.not_in([c.value for c in skip_channels]))
             .order_by(t.c.next_attempt_at, t.c.id)
             .limit(limit)
-            .with_for_update(skip_locked=True)
         )
         return self._claim(candidates, claim)
 
     def renew(self, notification: Notification, claim: Claim) -> bool:
-        renewed = self._session.execute(
-            update(t)
-            .where(t.c.id == notification.id, t.c.claim_token == notification.claim_token)
-            .values(leased_until=claim.lease_until, updated_at=claim.now)
-        )
-        return renewed.rowcount == 1
+        return renew_claim(self._session, t, notification.id, notification.claim_token, claim)
 
     def postpone_due(
         self, channel: Channel, due_at: dt.datetime, until: dt.datetime, now: dt.datetime
@@ -92,20 +86,13 @@ class SqlNotificationRepository:
         return postponed.rowcount
 
     def claim_ids(self, ids: Sequence[int], claim: Claim) -> list[Notification]:
-        candidates = (
-            select(t.c.id)
-            .where(t.c.id.in_(list(ids)), t.c.status == Status.PENDING.value, _unleased(claim.now))
-            .with_for_update(skip_locked=True)
+        candidates = select(t.c.id).where(
+            t.c.id.in_(list(ids)), t.c.status == Status.PENDING.value, unleased(t, claim.now)
         )
         return self._claim(candidates, claim)
 
     def _claim(self, candidates: Select, claim: Claim) -> list[Notification]:
-        claimed = self._session.execute(
-            update(t)
-            .where(t.c.id.in_(candidates.scalar_subquery()))
-            .values(claim_token=claim.token, leased_until=claim.lease_until, updated_at=claim.now)
-            .returning(*t.c)
-        ).all()
+        claimed = claim_rows(self._session, t, candidates, claim)
         return sorted((_notification(row) for row in claimed), key=lambda n: (n.next_attempt_at, n.id))
 
     def save_outcome(self, notification: Notification, now: dt.datetime) -> bool:
@@ -189,12 +176,8 @@ class SqlNotificationRepository:
         return stats
 
 
-def _unleased(now: dt.datetime) -> ColumnElement[bool]:
-    return or_(t.c.leased_until.is_(None), t.c.leased_until < now)
-
-
 def _due(due_at: dt.datetime, now: dt.datetime) -> ColumnElement[bool]:
-    return and_(t.c.status == Status.PENDING.value, t.c.next_attempt_at <= due_at, _unleased(now))
+    return and_(t.c.status == Status.PENDING.value, t.c.next_attempt_at <= due_at, unleased(t, now))
 
 
 def _notification(row: Row) -> Notification:

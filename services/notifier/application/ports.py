@@ -9,21 +9,13 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from services.notifier.domain.model import Channel, Message, Notification, Status
+from services.runtime.claims import Claim
 
 
 class Sink(Protocol):
     def deliver(self, message: Message) -> None:
         """Delivers one message or raises RetryableFailure, PermanentFailure or RateLimited."""
         ...
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Entries claimed for one attempt each: nobody else takes them until `lease_until`."""
-
-    token: str
-    now: dt.datetime
-    lease_until: dt.datetime
 
 
 @dataclass

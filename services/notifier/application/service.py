@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from services.notifier.application.dispatcher import Attempt, Dispatcher, Result
-from services.notifier.application.ports import Claim, Stats, UnitOfWork
+from services.notifier.application.ports import Stats, UnitOfWork
 from services.notifier.domain.model import (
     Channel,
     EmailMessage,
@@ -27,6 +27,7 @@ from services.notifier.domain.model import (
 )
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.runtime.breakers import BreakerStatus
+from services.runtime.claims import Claim
 from services.runtime.db import utcnow
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.pagination import decode_page_token, encode_page_token, page_limit

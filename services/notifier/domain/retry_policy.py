@@ -7,8 +7,7 @@ import random
 from dataclasses import dataclass
 
 from services.notifier.domain.model import ErrorInfo, Notification, Status
-
-MIN_DELAY_SECONDS = 0.05
+from services.runtime.backoff import MIN_DELAY_SECONDS, backoff_seconds
 
 
 @dataclass(frozen=True)
@@ -20,10 +19,7 @@ class RetryPolicy:
     backoff_max: float
 
     def backoff(self, attempts: int, rng: random.Random | None = None) -> float:
-        """Seconds to wait after the `attempts`-th failed attempt: base·2^(n-1), capped, then a random
-        50-100 % of that ("equal jitter"), so replicas retrying a recovered sink do not stampede."""
-        delay = min(self.backoff_max, self.backoff_base * 2 ** max(0, attempts - 1))
-        return max(MIN_DELAY_SECONDS, delay * (rng or random).uniform(0.5, 1.0))
+        return backoff_seconds(attempts, self.backoff_base, self.backoff_max, rng)
 
     def delivered(self, notification: Notification, now: dt.datetime) -> None:
         notification.status = Status.DELIVERED

@@ -7,8 +7,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 from services.notifier.adapters.repository import NotifierUnitOfWork
-from services.notifier.application.ports import Claim
 from services.notifier.domain.model import SlackMessage
+from services.runtime.claims import Claim
 from services.runtime.db import create_db_engine, create_session_factory
 
 NOW = dt.datetime.now(dt.UTC)

@@ -4,7 +4,8 @@ import random
 import pytest
 
 from services.notifier.domain.model import ErrorInfo, Notification, SlackMessage, Status
-from services.notifier.domain.retry_policy import MIN_DELAY_SECONDS, RetryPolicy
+from services.notifier.domain.retry_policy import RetryPolicy
+from services.runtime.backoff import MIN_DELAY_SECONDS
 
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 ERROR = ErrorInfo("HTTPError", 500, "internal_error")
