@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 PROTO_DIR := protos
-SERVICES := consent notifier
+SERVICES := consent notifier chat
 
 # `protos` is also a directory: without .PHONY make would call the target up to date.
 .PHONY: install protos run $(addprefix run-,$(SERVICES)) test lint migrate clean

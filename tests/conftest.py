@@ -9,12 +9,21 @@ skipping the tests that need it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from contextlib import ExitStack
 
 import pytest
 import redis
 from sqlalchemy.engine import URL
 
-from tests.support.databases import postgres_admin_url, postgres_reachable
+from tests.support.databases import (
+    fresh_postgres_database,
+    postgres_admin_url,
+    postgres_reachable,
+    service_schemas,
+    truncate_all,
+)
+from tests.support.fake_sinks import ESCALATION_EMAIL, FakeHttpSink, FakeSmtpServer
 
 REQUIRE_SERVICES = os.environ.get("TEST_REQUIRE_SERVICES", "") == "1"
 
@@ -78,3 +87,74 @@ def redis_url() -> str:
 def backend(request: pytest.FixtureRequest) -> str:
     """Runs a test once per database backend."""
     return request.param
+
+
+@pytest.fixture(scope="session")
+def postgres_databases(postgres_admin):
+    """service name -> a migrated database of its own on the test server, created once per session."""
+    created: dict[str, URL] = {}
+    with ExitStack() as stack:
+
+        def database(service: str) -> URL:
+            if service not in created:
+                url = stack.enter_context(fresh_postgres_database(postgres_admin, service))
+                service_schemas()[service][0].upgrade(url)
+                created[service] = url
+            return created[service]
+
+        yield database
+
+
+@pytest.fixture
+def databases(backend, tmp_path, request) -> Callable[[str], URL]:
+    """service name -> an empty, migrated database for that service on the backend under test (a new
+    SQLite file, or the session's PostgreSQL database emptied)."""
+    from services.runtime.db import normalise_url
+
+    def database(service: str) -> URL:
+        history, metadata = service_schemas()[service]
+        if backend == "sqlite":
+            url = normalise_url(f"sqlite:///{tmp_path}/{service}.db")
+            history.upgrade(url)
+            return url
+        url = request.getfixturevalue("postgres_databases")(service)
+        truncate_all(url, metadata)
+        return url
+
+    return database
+
+
+@pytest.fixture
+def slack():
+    sink = FakeHttpSink("slack")
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def monday():
+    sink = FakeHttpSink("monday")
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def smtp():
+    server = FakeSmtpServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def sinks_environ(slack, monday, smtp) -> dict[str, str]:
+    return {
+        "SLACK_WEBHOOK_URL": slack.url,
+        "MONDAY_API_URL": monday.url,
+        "MONDAY_API_KEY": "monday-test-key",
+        "MONDAY_BOARD_ID": "4242",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_SECURITY": "none",
+        "SMTP_FROM": "alerts@novahouse.example.com",
+        "ESCALATION_EMAIL": ESCALATION_EMAIL,
+    }

@@ -55,3 +55,19 @@ def truncate_all(url: URL, metadata: MetaData) -> None:
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     finally:
         engine.dispose()
+
+
+def service_schemas() -> dict:
+    """Each service's migration history and table metadata, by service name."""
+    from services.chat.adapters.tables import metadata as chat_metadata
+    from services.chat.bootstrap import MIGRATIONS as CHAT
+    from services.consent.adapters.tables import metadata as consent_metadata
+    from services.consent.bootstrap import MIGRATIONS as CONSENT
+    from services.notifier.adapters.tables import metadata as notifier_metadata
+    from services.notifier.bootstrap import MIGRATIONS as NOTIFIER
+
+    return {
+        "consent": (CONSENT, consent_metadata),
+        "notifier": (NOTIFIER, notifier_metadata),
+        "chat": (CHAT, chat_metadata),
+    }

@@ -21,6 +21,8 @@ from aiosmtpd.controller import Controller
 
 from tests.support.network import free_port
 
+ESCALATION_EMAIL = "ops@novahouse.example.com"
+
 
 @dataclass(frozen=True)
 class Behaviour:
@@ -40,7 +42,8 @@ class Received:
 
 
 class FakeHttpSink:
-    """A Slack incoming webhook (kind='slack') or a Monday GraphQL endpoint (kind='monday')."""
+    """A Slack incoming webhook (kind='slack'), a Monday GraphQL endpoint (kind='monday') or an
+    OpenAI-compatible chat-completions endpoint (kind='llm')."""
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
@@ -50,7 +53,7 @@ class FakeHttpSink:
         self._release = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        path = "services/T0/B0/x" if kind == "slack" else "v2"
+        path = {"slack": "services/T0/B0/x", "monday": "v2", "llm": "v1/chat/completions"}[kind]
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/{path}"
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
@@ -132,6 +135,11 @@ class FakeHttpSink:
             return 400, {}, b"invalid_payload"
         if behaviour.mode == "unauthorized":
             return 401, {}, b"invalid_token"
+        if self.kind == "llm":
+            completion = {
+                "choices": [{"message": {"role": "assistant", "content": "LLM: Dzień dobry, w czym pomóc?"}}]
+            }
+            return 200, {"Content-Type": "application/json"}, json.dumps(completion).encode()
         if self.kind == "monday":
             if behaviour.mode == "graphql-errors":
                 errors = {"errors": [{"message": "Column value is invalid"}], "account_id": 1}

@@ -7,45 +7,20 @@ import pytest
 from sqlalchemy.engine import URL
 
 from novahouse.consent.v1 import consent_pb2_grpc
-from services.consent.adapters.tables import metadata
 from services.consent.bootstrap import ENTRY_POINT
 from services.consent.settings import ConsentSettings
 from services.runtime.config import Environment
-from services.runtime.db import normalise_url
-from tests.support.databases import fresh_postgres_database, truncate_all
-
-PSEUDONYM_KEY = "integration-test-pseudonym-key-0123456789"
+from tests.support.services import consent_environ
 
 
 def consent_settings(database_url: URL, var_dir: str, **overrides: str) -> ConsentSettings:
-    environ = {
-        "CONSENT_PORT": "0",
-        "CONSENT_DATABASE_URL": database_url.render_as_string(hide_password=False),
-        "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY,
-        "VAR_DIR": var_dir,
-        "AUTO_MIGRATE": "false",
-        **overrides,
-    }
-    return ConsentSettings.from_env(Environment(environ))
-
-
-@pytest.fixture(scope="session")
-def consent_postgres(postgres_admin, tmp_path_factory):
-    with fresh_postgres_database(postgres_admin, "consent") as url:
-        ENTRY_POINT.migrate(consent_settings(url, str(tmp_path_factory.mktemp("var"))))
-        yield url
+    return ConsentSettings.from_env(Environment(consent_environ(database_url, var_dir, **overrides)))
 
 
 @pytest.fixture
-def consent_database(backend, tmp_path, request) -> URL:
+def consent_database(databases) -> URL:
     """An empty, migrated consent database on the backend under test."""
-    if backend == "sqlite":
-        url = normalise_url(f"sqlite:///{tmp_path}/consent.db")
-        ENTRY_POINT.migrate(consent_settings(url, str(tmp_path)))
-        return url
-    url = request.getfixturevalue("consent_postgres")
-    truncate_all(url, metadata)
-    return url
+    return databases("consent")
 
 
 @pytest.fixture

@@ -9,10 +9,10 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 
-from tests.integration.consent.conftest import PSEUDONYM_KEY
 from tests.support.network import free_port, health_status
 from tests.support.processes import REPO_ROOT, ServiceProcess
 from tests.support.reflection import ReflectionClient
+from tests.support.services import PSEUDONYM_KEY
 
 CONSENT = "novahouse.consent.v1.ConsentService"
 

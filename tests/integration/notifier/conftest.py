@@ -9,86 +9,15 @@ import pytest
 from sqlalchemy.engine import URL
 
 from novahouse.notifier.v1 import notifier_pb2_grpc
-from services.notifier.adapters.tables import metadata
 from services.notifier.bootstrap import ENTRY_POINT
 from services.notifier.settings import NotifierSettings
 from services.runtime.config import Environment
-from services.runtime.db import normalise_url
-from tests.support.databases import fresh_postgres_database, truncate_all
-from tests.support.fake_sinks import FakeHttpSink, FakeSmtpServer
-
-ESCALATION_EMAIL = "ops@novahouse.example.com"
-
-
-def notifier_environ(database_url: URL, var_dir: str, **overrides: str) -> dict[str, str]:
-    return {
-        "NOTIFIER_PORT": "0",
-        "NOTIFIER_DATABASE_URL": database_url.render_as_string(hide_password=False),
-        "VAR_DIR": var_dir,
-        "AUTO_MIGRATE": "false",
-        "SCHEDULER_ENABLED": "false",  # tests run passes explicitly unless they test the scheduler
-        "SINK_TIMEOUT_SECONDS": "0.5",
-        "CB_FAIL_MAX": "5",
-        "CB_RESET_TIMEOUT": "1",
-        "DLQ_BACKOFF_SECONDS": "0.05",
-        "DLQ_BACKOFF_MAX_SECONDS": "0.2",
-        **overrides,
-    }
-
-
-@pytest.fixture(scope="session")
-def notifier_postgres(postgres_admin, tmp_path_factory):
-    with fresh_postgres_database(postgres_admin, "notifier") as url:
-        var_dir = str(tmp_path_factory.mktemp("var"))
-        ENTRY_POINT.migrate(NotifierSettings.from_env(Environment(notifier_environ(url, var_dir))))
-        yield url
+from tests.support.services import notifier_environ
 
 
 @pytest.fixture
-def notifier_database(backend, tmp_path, request) -> URL:
-    if backend == "sqlite":
-        url = normalise_url(f"sqlite:///{tmp_path}/notifier.db")
-        ENTRY_POINT.migrate(NotifierSettings.from_env(Environment(notifier_environ(url, str(tmp_path)))))
-        return url
-    url = request.getfixturevalue("notifier_postgres")
-    truncate_all(url, metadata)
-    return url
-
-
-@pytest.fixture
-def slack():
-    sink = FakeHttpSink("slack")
-    yield sink
-    sink.close()
-
-
-@pytest.fixture
-def monday():
-    sink = FakeHttpSink("monday")
-    yield sink
-    sink.close()
-
-
-@pytest.fixture
-def smtp():
-    server = FakeSmtpServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def sinks_environ(slack, monday, smtp) -> dict[str, str]:
-    return {
-        "SLACK_WEBHOOK_URL": slack.url,
-        "MONDAY_API_URL": monday.url,
-        "MONDAY_API_KEY": "monday-test-key",
-        "MONDAY_BOARD_ID": "4242",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp.port),
-        "SMTP_SECURITY": "none",
-        "SMTP_FROM": "alerts@novahouse.example.com",
-        "ESCALATION_EMAIL": ESCALATION_EMAIL,
-    }
+def notifier_database(databases) -> URL:
+    return databases("notifier")
 
 
 class Notifiers:

@@ -10,7 +10,7 @@ import grpc
 import pytest
 
 from novahouse.notifier.v1 import notifier_pb2 as pb
-from tests.integration.notifier.conftest import ESCALATION_EMAIL
+from tests.support.fake_sinks import ESCALATION_EMAIL
 
 DELIVERED, QUEUED, FAILED = (
     pb.NOTIFICATION_STATUS_DELIVERED,

@@ -12,11 +12,10 @@ import pytest
 
 from novahouse.notifier.v1 import notifier_pb2 as pb
 from novahouse.notifier.v1 import notifier_pb2_grpc
-from services.notifier.adapters.tables import metadata
-from tests.integration.notifier.conftest import notifier_environ
-from tests.support.databases import truncate_all
+from tests.support.databases import service_schemas, truncate_all
 from tests.support.network import free_port
 from tests.support.processes import ServiceProcess
+from tests.support.services import notifier_environ
 
 
 def alert(key: str) -> pb.NotifyRequest:
@@ -96,9 +95,10 @@ def _ignore_errors(call, request) -> None:
 @pytest.mark.postgres
 @pytest.mark.redis
 def test_two_notifiers_on_shared_postgres_and_redis_drain_500_entries_exactly_once(
-    notifier_postgres, redis_url, redis_prefix, tmp_path, sinks_environ, slack
+    postgres_databases, redis_url, redis_prefix, tmp_path, sinks_environ, slack
 ):
-    truncate_all(notifier_postgres, metadata)
+    notifier_postgres = postgres_databases("notifier")
+    truncate_all(notifier_postgres, service_schemas()["notifier"][1])
     shared = {"REDIS_URL": redis_url, "REDIS_KEY_PREFIX": redis_prefix, "CB_RESET_TIMEOUT": "2"}
     replicas = [start_notifier(notifier_postgres, tmp_path, sinks_environ, **shared) for _ in range(2)]
     channels = [grpc.insecure_channel(r.address) for r in replicas]

@@ -5,16 +5,29 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect
 
-from services.consent import bootstrap as consent_bootstrap
 from services.runtime.db import create_db_engine, normalise_url
 from services.runtime.migrations import current_revision, head_revision, upgrade_to_head
-from tests.support.databases import fresh_postgres_database
+from tests.support.databases import fresh_postgres_database, service_schemas
 
-HISTORIES = [
-    (consent_bootstrap.MIGRATIONS, {"consent_subjects", "consent_audit_log"}),
-]
+HISTORIES = [(history, set(metadata.tables)) for history, metadata in service_schemas().values()]
+
+
+@pytest.mark.parametrize("service", list(service_schemas()))
+def test_the_migrated_schema_matches_the_tables_the_code_declares(empty_database, service):
+    history, metadata = service_schemas()[service]
+    history.upgrade(empty_database)
+    engine = create_db_engine(empty_database)
+    try:
+        with engine.connect() as connection:
+            opts = {"compare_type": True, "version_table": history.version_table}
+            context = MigrationContext.configure(connection, opts=opts)
+            assert compare_metadata(context, metadata) == []
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture
@@ -26,7 +39,7 @@ def empty_database(backend, tmp_path, request):
         yield url
 
 
-@pytest.mark.parametrize(("history", "tables"), HISTORIES)
+@pytest.mark.parametrize(("history", "tables"), HISTORIES, ids=list(service_schemas()))
 def test_upgrade_on_an_empty_database_reaches_head_and_is_idempotent(empty_database, history, tables):
     script_location, version_table = history.script_location, history.version_table
     engine = create_db_engine(empty_database)

@@ -1,0 +1,3 @@
+from services.chat.bootstrap import ENTRY_POINT
+
+ENTRY_POINT.main()

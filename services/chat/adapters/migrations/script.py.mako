@@ -1,0 +1,1 @@
+../../../runtime/alembic/script.py.mako

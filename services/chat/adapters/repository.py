@@ -1,0 +1,263 @@
+"""SQL storage of conversations, leads, follow-up events and the outbox; the chat unit of work."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, select, update
+from sqlalchemy.orm import Session
+
+from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
+from services.chat.application.ports import DueFollowup, OutboxItem
+from services.chat.domain.lead import Lead
+from services.chat.domain.leads import LeadSignals
+from services.chat.domain.model import ChatMessage, Conversation, Role
+from services.runtime.claims import Claim, claim_rows, renew_claim, unleased
+from services.runtime.identity import CallerIdentity
+from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
+
+
+class SqlConversationRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def by_session(self, session_id: str) -> Conversation | None:
+        row = self._session.execute(
+            select(conversations).where(conversations.c.session_id == session_id)
+        ).one_or_none()
+        return _conversation(row) if row else None
+
+    def get(self, conversation_id: int) -> Conversation | None:
+        row = self._session.execute(
+            select(conversations).where(conversations.c.id == conversation_id)
+        ).one_or_none()
+        return _conversation(row) if row else None
+
+    def open(self, session_id: str, now: dt.datetime) -> Conversation:
+        locking = select(conversations).where(conversations.c.session_id == session_id).with_for_update()
+        row = self._session.execute(locking).one_or_none()
+        if row is None:
+            insert_ignoring_conflict(
+                self._session,
+                conversations,
+                {"session_id": session_id, "created_at": now, "last_user_message_at": now},
+                "session_id",
+            )
+            row = self._session.execute(locking).one()
+        return _conversation(row)
+
+    def save(self, conversation: Conversation) -> None:
+        self._session.execute(
+            update(conversations)
+            .where(conversations.c.id == conversation.id)
+            .values(email=conversation.email, last_user_message_at=conversation.last_user_message_at)
+        )
+
+    def add_message(self, conversation_id: int, message: ChatMessage) -> int:
+        return self._session.execute(
+            messages.insert()
+            .values(
+                conversation_id=conversation_id,
+                role=message.role.value,
+                text=message.text,
+                followup_number=message.followup_number,
+                created_at=message.created_at,
+            )
+            .returning(messages.c.id)
+        ).scalar_one()
+
+    def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
+        statement = (
+            select(messages)
+            .where(messages.c.conversation_id == conversation_id)
+            .order_by(messages.c.id.desc())
+        )
+        if last is not None:
+            statement = statement.limit(last)
+        rows = self._session.execute(statement).all()
+        return [
+            ChatMessage(Role(row.role), row.text, row.created_at, row.followup_number)
+            for row in reversed(rows)
+        ]
+
+
+class SqlLeadRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def for_conversation(self, conversation_id: int) -> Lead | None:
+        row = self._session.execute(
+            select(leads).where(leads.c.conversation_id == conversation_id)
+        ).one_or_none()
+        if row is None:
+            return None
+        signals = LeadSignals(row.email, row.phone, row.budget, row.area, row.timeline)
+        return Lead(row.conversation_id, signals, id=row.id, alerted_at=row.alerted_at)
+
+    def save(self, lead: Lead, now: dt.datetime) -> int:
+        values = {
+            "email": lead.signals.email,
+            "phone": lead.signals.phone,
+            "budget": lead.signals.budget,
+            "area": lead.signals.area,
+            "timeline": lead.signals.timeline,
+            "score": lead.score,
+            "alerted_at": lead.alerted_at,
+            "updated_at": now,
+        }
+        if lead.id is not None:
+            self._session.execute(update(leads).where(leads.c.id == lead.id).values(**values))
+            return lead.id
+        # The conversation row is locked by this transaction, so no other writer creates its lead.
+        return self._session.execute(
+            leads.insert()
+            .values(conversation_id=lead.conversation_id, created_at=now, **values)
+            .returning(leads.c.id)
+        ).scalar_one()
+
+
+class SqlFollowupRepository:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def exists(self, conversation_id: int, number: int) -> bool:
+        found = select(followup_events.c.id).where(
+            followup_events.c.conversation_id == conversation_id, followup_events.c.followup_number == number
+        )
+        return self._session.execute(found).first() is not None
+
+    def record(self, conversation_id: int, number: int, status: str, now: dt.datetime) -> bool:
+        return insert_ignoring_conflict(
+            self._session,
+            followup_events,
+            {
+                "conversation_id": conversation_id,
+                "followup_number": number,
+                "status": str(status),
+                "created_at": now,
+            },
+            "conversation_id",
+            "followup_number",
+        )
+
+    def _due_condition(self, number: int, cutoff: dt.datetime, after_id: int) -> ColumnElement[bool]:
+        sent = exists().where(
+            followup_events.c.conversation_id == conversations.c.id,
+            followup_events.c.followup_number == number,
+        )
+        return and_(
+            conversations.c.email.is_not(None),
+            conversations.c.last_user_message_at <= cutoff,
+            conversations.c.id > after_id,
+            ~sent,
+        )
+
+    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
+        rows = self._session.execute(
+            select(conversations.c.id, conversations.c.session_id, conversations.c.last_user_message_at)
+            .where(self._due_condition(number, cutoff, after_id))
+            .order_by(conversations.c.id)
+            .limit(limit)
+        )
+        return [DueFollowup(row.id, row.session_id, number, row.last_user_message_at) for row in rows]
+
+    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int:
+        return self._session.execute(
+            select(func.count())
+            .select_from(conversations)
+            .where(self._due_condition(number, cutoff, after_id))
+        ).scalar_one()
+
+
+class SqlOutbox:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, kind: str, key: str, payload: dict, identity: CallerIdentity, now: dt.datetime) -> None:
+        insert_ignoring_conflict(
+            self._session,
+            outbox,
+            {
+                "kind": kind,
+                "idempotency_key": key,
+                "payload": json.dumps(payload, ensure_ascii=False),
+                "client_ip": identity.ip_address[:64],
+                "user_agent": identity.user_agent[:512],
+                "request_id": identity.request_id[:128],
+                "attempts": 0,
+                "next_attempt_at": now,
+                "created_at": now,
+            },
+            "idempotency_key",
+        )
+
+    def claim_due(self, claim: Claim, limit: int) -> list[OutboxItem]:
+        candidates = (
+            select(outbox.c.id)
+            .where(outbox.c.next_attempt_at <= claim.now, unleased(outbox, claim.now))
+            .order_by(outbox.c.next_attempt_at, outbox.c.id)
+            .limit(limit)
+        )
+        rows = claim_rows(self._session, outbox, candidates, claim)
+        return sorted((_outbox_item(row) for row in rows), key=lambda item: item.id)
+
+    def renew(self, item: OutboxItem, claim: Claim) -> bool:
+        return renew_claim(self._session, outbox, item.id, item.claim_token, claim)
+
+    def done(self, item: OutboxItem) -> None:
+        self._session.execute(
+            delete(outbox).where(outbox.c.id == item.id, outbox.c.claim_token == item.claim_token)
+        )
+
+    def release(self, item: OutboxItem) -> None:
+        self._session.execute(
+            update(outbox)
+            .where(outbox.c.id == item.id, outbox.c.claim_token == item.claim_token)
+            .values(claim_token=None, leased_until=None)
+        )
+
+    def retry_later(self, item: OutboxItem, at: dt.datetime, error: str) -> None:
+        self._session.execute(
+            update(outbox)
+            .where(outbox.c.id == item.id, outbox.c.claim_token == item.claim_token)
+            .values(
+                attempts=item.attempts + 1,
+                next_attempt_at=at,
+                last_error=error[:1000],
+                claim_token=None,
+                leased_until=None,
+            )
+        )
+
+    def pending(self) -> int:
+        return self._session.execute(select(func.count()).select_from(outbox)).scalar_one()
+
+
+def _conversation(row: Row) -> Conversation:
+    return Conversation(row.id, row.session_id, row.email, row.created_at, row.last_user_message_at)
+
+
+def _outbox_item(row: Row) -> OutboxItem:
+    return OutboxItem(
+        id=row.id,
+        kind=row.kind,
+        key=row.idempotency_key,
+        payload=json.loads(row.payload),
+        identity=CallerIdentity(row.client_ip, row.user_agent, row.request_id),
+        attempts=row.attempts,
+        claim_token=row.claim_token,
+    )
+
+
+class ChatUnitOfWork(SqlUnitOfWork):
+    conversations: SqlConversationRepository
+    leads: SqlLeadRepository
+    followups: SqlFollowupRepository
+    outbox: SqlOutbox
+
+    def bind_repositories(self, session: Session) -> None:
+        self.conversations = SqlConversationRepository(session)
+        self.leads = SqlLeadRepository(session)
+        self.followups = SqlFollowupRepository(session)
+        self.outbox = SqlOutbox(session)

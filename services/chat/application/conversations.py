@@ -1,0 +1,211 @@
+"""A visitor's message: answered, stored, mined for a lead, and turned into outbox work.
+
+The reply is computed before the transaction (an LLM backend may take seconds; no transaction waits
+for it). The transaction then stores the visitor's message and the reply, updates the lead, and queues
+in the outbox whatever other services must hear of: the consent the visitor gave, and a hot lead's
+announcement. The outbox relay hands those over after the commit, so a crash loses none of them and
+neither the consent service nor the notifier can fail the visitor's message.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.chat.application.ports import Responder, SessionCache, SessionContext, UnitOfWork
+from services.chat.domain.lead import Lead
+from services.chat.domain.leads import LeadSignals, extract_signals
+from services.chat.domain.model import (
+    MAX_LABEL_LENGTH,
+    ChatMessage,
+    Conversation,
+    Role,
+    message_text,
+    session_id,
+)
+from services.runtime.db import utcnow
+from services.runtime.emails import normalise_email
+from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.identity import CallerIdentity
+
+RECORD_CONSENT = "consent.RecordConsent"
+NOTIFY = "notifier.Notify"
+CONTEXT_MESSAGES = 10
+
+
+@dataclass(frozen=True)
+class VisitorMessage:
+    session_id: str
+    text: str
+    email: str = ""
+    marketing_consent: bool | None = None
+    rodo_consent: bool | None = None
+    consent_text_version: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    conversation_id: int
+    session_id: str
+    reply: str
+    lead_id: int | None
+    lead_score: int
+
+
+@dataclass(frozen=True)
+class ConversationView:
+    conversation: Conversation
+    messages: list[ChatMessage]
+
+
+class ConversationService:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        responder: Responder,
+        cache: SessionCache,
+        *,
+        alert_threshold: int,
+        consent_text_version: str,
+        on_outbox_work: Callable[[], None],
+        clock: Callable[[], dt.datetime] = utcnow,
+    ) -> None:
+        self._unit_of_work = unit_of_work
+        self._responder = responder
+        self._cache = cache
+        self._threshold = alert_threshold
+        self._consent_text_version = consent_text_version
+        self._on_outbox_work = on_outbox_work
+        self._clock = clock
+
+    def send_message(self, visitor: VisitorMessage, caller: CallerIdentity) -> Answer:
+        session = session_id(visitor.session_id)
+        text = message_text(visitor.text)
+        email = normalise_email(visitor.email) if visitor.email.strip() else None
+        if len(visitor.consent_text_version) > MAX_LABEL_LENGTH:
+            raise InvalidArgument("consent_text_version", f"is longer than {MAX_LABEL_LENGTH} characters")
+        gave_consent = visitor.marketing_consent is not None or visitor.rodo_consent is not None
+        found = extract_signals(text, email)
+
+        context = self._context(session)
+        reply = self._responder.answer(
+            text,
+            context.recent if context else [],
+            new_contact_details=found.has_contact and not (context and context.has_contact),
+        )
+
+        queued = False
+        with self._unit_of_work() as uow:
+            now = self._clock()
+            conversation = uow.conversations.open(session, now)
+            consent_email = found.email or conversation.email
+            if gave_consent and consent_email is None:
+                raise InvalidArgument("email", "is required with marketing_consent or rodo_consent")
+            message_id = uow.conversations.add_message(conversation.id, ChatMessage(Role.USER, text, now))
+            conversation.email = consent_email
+            conversation.last_user_message_at = now
+            uow.conversations.save(conversation)
+
+            lead = uow.leads.for_conversation(conversation.id) or self._new_lead(uow, conversation.id)
+            lead.signals = lead.signals.merged(found)
+            if lead.signals.has_contact:
+                announce = lead.should_announce(self._threshold)
+                if announce:
+                    lead.alerted_at = now
+                lead.id = uow.leads.save(lead, now)
+                if announce:
+                    self._announce(uow, lead, conversation, caller, now)
+                    queued = True
+            if gave_consent:
+                consent = {"email": consent_email, "source": "chat"}
+                consent["consent_text_version"] = visitor.consent_text_version or self._consent_text_version
+                if visitor.marketing_consent is not None:
+                    consent["marketing_consent"] = visitor.marketing_consent
+                if visitor.rodo_consent is not None:
+                    consent["rodo_consent"] = visitor.rodo_consent
+                uow.outbox.add(RECORD_CONSENT, f"consent:{message_id}", consent, caller, now)
+                queued = True
+            uow.conversations.add_message(conversation.id, ChatMessage(Role.BOT, reply.text, now))
+            uow.commit()
+
+        recent = [*(context.recent if context else []), (Role.USER.value, text), (Role.BOT.value, reply.text)]
+        self._cache.set(
+            session,
+            SessionContext(conversation.id, lead.signals.has_contact, recent[-CONTEXT_MESSAGES:]),
+        )
+        if queued:
+            self._on_outbox_work()
+        return Answer(
+            conversation_id=conversation.id,
+            session_id=session,
+            reply=reply.text,
+            lead_id=lead.id,
+            lead_score=lead.score if lead.id is not None else 0,
+        )
+
+    def conversation(self, raw_session_id: str) -> ConversationView:
+        session = session_id(raw_session_id)
+        with self._unit_of_work() as uow:
+            conversation = uow.conversations.by_session(session)
+            if conversation is None:
+                raise NotFound(f"no conversation for session {session}")
+            return ConversationView(conversation, uow.conversations.messages(conversation.id))
+
+    @staticmethod
+    def _new_lead(uow: UnitOfWork, conversation_id: int) -> Lead:
+        """A lead not stored yet, knowing what the visitor said before leaving contact details."""
+        signals = LeadSignals()
+        for earlier in uow.conversations.messages(conversation_id):
+            if earlier.role is Role.USER:
+                signals = signals.merged(extract_signals(earlier.text))
+        return Lead(conversation_id, signals)
+
+    def _context(self, session: str) -> SessionContext | None:
+        """The session's context from the cache, else rebuilt from the database (None if new)."""
+        cached = self._cache.get(session)
+        if cached is not None:
+            return cached
+        with self._unit_of_work() as uow:
+            conversation = uow.conversations.by_session(session)
+            if conversation is None:
+                return None
+            lead = uow.leads.for_conversation(conversation.id)
+            recent = uow.conversations.messages(conversation.id, last=CONTEXT_MESSAGES)
+        return SessionContext(
+            conversation.id,
+            bool(lead and lead.signals.has_contact),
+            [(m.role.value, m.text) for m in recent],
+        )
+
+    def _announce(
+        self,
+        uow: UnitOfWork,
+        lead: Lead,
+        conversation: Conversation,
+        caller: CallerIdentity,
+        now: dt.datetime,
+    ) -> None:
+        """One Slack and one Monday.com notification, keyed by the lead so they exist once."""
+        signals = lead.signals
+        contact = ", ".join(part for part in (signals.email, signals.phone) if part)
+        found = [name for name in ("budget", "area", "timeline") if getattr(signals, name)]
+        text = (
+            f"Hot lead #{lead.id} (score {lead.score}): {contact}"
+            f"{' - mentioned ' + ', '.join(found) if found else ''} - session {conversation.session_id}"
+        )
+        uow.outbox.add(
+            NOTIFY,
+            f"lead:{lead.id}:slack",
+            {"idempotency_key": f"lead:{lead.id}:slack", "slack": {"text": text}},
+            caller,
+            now,
+        )
+        item = {"item_name": f"Lead #{lead.id}: {contact} (score {lead.score})"}
+        uow.outbox.add(
+            NOTIFY,
+            f"lead:{lead.id}:monday",
+            {"idempotency_key": f"lead:{lead.id}:monday", "monday": item},
+            caller,
+            now,
+        )

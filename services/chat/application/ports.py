@@ -1,0 +1,133 @@
+"""What the chat use cases need from the outside: storage, the session cache, the consent service,
+the services the outbox relay hands work to, and a responder."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Protocol, Self
+
+from services.chat.domain.lead import Lead
+from services.chat.domain.model import ChatMessage, Conversation
+from services.chat.domain.responder import Reply
+from services.runtime.claims import Claim
+from services.runtime.identity import CallerIdentity
+
+
+class ConversationRepository(Protocol):
+    def by_session(self, session_id: str) -> Conversation | None: ...
+
+    def get(self, conversation_id: int) -> Conversation | None: ...
+
+    def open(self, session_id: str, now: dt.datetime) -> Conversation:
+        """The session's conversation, created if new, locked until the transaction ends."""
+        ...
+
+    def save(self, conversation: Conversation) -> None: ...
+
+    def add_message(self, conversation_id: int, message: ChatMessage) -> int: ...
+
+    def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]: ...
+
+
+class LeadRepository(Protocol):
+    def for_conversation(self, conversation_id: int) -> Lead | None: ...
+
+    def save(self, lead: Lead, now: dt.datetime) -> int: ...
+
+
+@dataclass(frozen=True)
+class DueFollowup:
+    conversation_id: int
+    session_id: str
+    number: int
+    last_user_message_at: dt.datetime
+
+
+class FollowupRepository(Protocol):
+    def exists(self, conversation_id: int, number: int) -> bool: ...
+
+    def record(self, conversation_id: int, number: int, status: str, now: dt.datetime) -> bool:
+        """Inserts the follow-up's event; False if one exists (UNIQUE(conversation_id, number))."""
+        ...
+
+    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
+        """Conversations with an email, idle since `cutoff`, without follow-up `number`, by id."""
+        ...
+
+    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int: ...
+
+
+@dataclass(frozen=True)
+class OutboxItem:
+    id: int
+    kind: str  # which call: see services/chat/adapters/upstream.py
+    key: str
+    payload: dict
+    identity: CallerIdentity
+    attempts: int
+    claim_token: str | None = None
+
+
+class Outbox(Protocol):
+    def add(self, kind: str, key: str, payload: dict, identity: CallerIdentity, now: dt.datetime) -> None:
+        """Queues a call for the relay; a key already queued is not queued again."""
+        ...
+
+    def claim_due(self, claim: Claim, limit: int) -> list[OutboxItem]: ...
+
+    def renew(self, item: OutboxItem, claim: Claim) -> bool: ...
+
+    def done(self, item: OutboxItem) -> None: ...
+
+    def release(self, item: OutboxItem) -> None:
+        """Ends the caller's claim without an attempt, so any worker may take the item at once."""
+        ...
+
+    def retry_later(self, item: OutboxItem, at: dt.datetime, error: str) -> None: ...
+
+    def pending(self) -> int: ...
+
+
+class UnitOfWork(Protocol):
+    conversations: ConversationRepository
+    leads: LeadRepository
+    followups: FollowupRepository
+    outbox: Outbox
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def commit(self) -> None: ...
+
+
+@dataclass
+class SessionContext:
+    """What the cache keeps per session, so a message needs no database read before it is answered."""
+
+    conversation_id: int
+    has_contact: bool = False
+    recent: list[tuple[str, str]] = field(default_factory=list)  # (role, text), oldest first
+
+
+class SessionCache(Protocol):
+    def get(self, session_id: str) -> SessionContext | None: ...
+
+    def set(self, session_id: str, context: SessionContext) -> None: ...
+
+
+class ConsentChecker(Protocol):
+    def allows(self, email: str, purpose: str, identity: CallerIdentity) -> bool:
+        """purpose is "marketing" or "processing"; raises Unavailable if the service cannot answer."""
+        ...
+
+
+class Responder(Protocol):
+    def answer(
+        self, message: str, history: Sequence[tuple[str, str]], *, new_contact_details: bool
+    ) -> Reply: ...
