@@ -8,7 +8,7 @@ PROTO_DIR := protos
 SERVICES := consent notifier chat
 
 # `protos` is also a directory: without .PHONY make would call the target up to date.
-.PHONY: install protos run $(addprefix run-,$(SERVICES)) test lint migrate clean
+.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test lint migrate clean
 
 install: $(STAMP)
 
@@ -29,6 +29,11 @@ run: run-consent
 
 $(addprefix run-,$(SERVICES)): run-%: protos
 	$(PY) -m services.$*
+
+# The gateway is no gRPC service (no migrations, no <NAME>_PORT): its own rule, since .PHONY targets
+# skip implicit pattern rules.
+run-gateway: protos
+	$(PY) -m services.gateway
 
 migrate: protos
 	for s in $(SERVICES); do $(PY) -m services.$$s migrate || exit 1; done
