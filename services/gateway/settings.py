@@ -1,0 +1,167 @@
+"""The gateway's settings (SPEC §5 and the gateway's own variables), validated before it starts."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from limits import RateLimitItem, parse_many
+
+from services.runtime.config import ConfigError, Environment
+
+# The upstreams the SPEC names, with their default addresses. Any other service whose contract carries
+# HTTP annotations needs its `<NAME>_ADDR` variable.
+DEFAULT_UPSTREAM_ADDRESSES = {
+    "consent": "localhost:50051",
+    "notifier": "localhost:50052",
+    "chat": "localhost:50053",
+}
+STRATEGIES = {
+    "sliding-window": "sliding-window-counter",
+    "sliding-window-counter": "sliding-window-counter",
+    "fixed-window": "fixed-window",
+    "moving-window": "moving-window",
+}
+MIN_SECRET_CHARACTERS = 16
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    chat: RateLimitItem
+    api_hour: RateLimitItem
+    api_minute: RateLimitItem
+    strategy: str  # the name `limits` knows the strategy by
+    redis_url: str | None
+    key_prefix: str
+    redis_recheck_seconds: float
+
+
+@dataclass(frozen=True)
+class GatewaySettings:
+    host: str
+    port: int
+    # service key ("consent") -> host:port of its gRPC server
+    upstreams: Mapping[str, str]
+    rate_limits: RateLimitSettings
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    cors_origins: tuple[str, ...]
+    admin_api_key: str | None = field(repr=False)
+    unsubscribe_secret: bytes | None = field(repr=False)
+    max_body_bytes: int
+    upstream_timeout_seconds: float
+    shutdown_grace_seconds: float
+    log_level: str
+
+    @classmethod
+    def from_env(
+        cls, env: Environment, upstream_names: Iterable[str] = tuple(DEFAULT_UPSTREAM_ADDRESSES)
+    ) -> GatewaySettings:
+        """Reads every variable; `upstream_names` are the services the route table calls."""
+        return cls(
+            host=env.text("GATEWAY_HOST", "127.0.0.1"),
+            port=env.port("GATEWAY_PORT", 8080),
+            upstreams={name: _upstream_address(env, name) for name in upstream_names},
+            rate_limits=RateLimitSettings(
+                chat=_rate_limit(env, "CHAT_RATE_LIMIT", "30 per minute"),
+                api_hour=_rate_limit(env, "API_RATE_LIMIT_HOUR", "200 per hour"),
+                api_minute=_rate_limit(env, "API_RATE_LIMIT_MINUTE", "50 per minute"),
+                strategy=env.parsed(
+                    "RATE_LIMIT_STRATEGY",
+                    STRATEGIES["sliding-window"],
+                    lambda raw: STRATEGIES[raw.lower()] if raw.lower() in STRATEGIES else _reject(raw),
+                    "one of sliding-window, fixed-window, moving-window",
+                ),
+                redis_url=env.parsed("REDIS_URL", None, _redis_url, "a redis://, rediss:// or unix:// URL"),
+                key_prefix=env.parsed(
+                    "RATE_LIMIT_KEY_PREFIX",
+                    "novahouse:gateway",
+                    _key_prefix,
+                    "1 to 100 letters, digits or :._-",
+                ),
+                redis_recheck_seconds=env.number(
+                    "RATE_LIMIT_REDIS_RECHECK_SECONDS", 5.0, minimum=0.05, maximum=3600
+                ),
+            ),
+            trusted_proxies=env.parsed(
+                "TRUSTED_PROXIES", (), _networks, "comma-separated IP addresses or CIDRs such as 10.0.0.0/8"
+            ),
+            cors_origins=env.parsed(
+                "CORS_ORIGINS", (), _origins, "comma-separated origins such as https://novahouse.pl, or *"
+            ),
+            admin_api_key=_secret(env, "ADMIN_API_KEY"),
+            unsubscribe_secret=(secret.encode() if (secret := _secret(env, "UNSUBSCRIBE_SECRET")) else None),
+            max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, minimum=1, maximum=64 * 1024 * 1024),
+            upstream_timeout_seconds=env.number("UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01, maximum=3600),
+            shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
+            log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+        )
+
+
+def _reject(raw: str) -> str:
+    raise ValueError(raw)
+
+
+def _upstream_address(env: Environment, name: str) -> str:
+    variable = f"{name.upper()}_ADDR"
+    default = DEFAULT_UPSTREAM_ADDRESSES.get(name)
+    expected = "host:port such as localhost:50051"
+    if default is None and env.optional(variable) is None:
+        raise ConfigError(variable, f"{expected} (the {name} service has HTTP routes)", "")
+
+    def parse(raw: str) -> str:
+        match = _HOST_PORT.match(raw)
+        if not match or not 1 <= int(match.group(1)) <= 65535:
+            raise ValueError(raw)
+        return raw
+
+    return env.parsed(variable, default or "", parse, expected)
+
+
+def _rate_limit(env: Environment, variable: str, default: str) -> RateLimitItem:
+    """One limit in the notation of the `limits` library ('30 per minute', '30/minute')."""
+
+    def parse(raw: str) -> RateLimitItem:
+        items = parse_many(raw)
+        if len(items) != 1 or items[0].amount < 1:
+            raise ValueError(raw)
+        return items[0]
+
+    return env.parsed(variable, parse(default), parse, "one rate limit such as '30 per minute'")
+
+
+def _redis_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+        raise ValueError(raw)
+    return raw
+
+
+def _key_prefix(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9:._-]{1,100}", raw):
+        raise ValueError(raw)
+    return raw
+
+
+def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    # strict=False: '10.0.0.1/8' means the network it lies in, as operators tend to write it
+    return tuple(ipaddress.ip_network(part.strip(), strict=False) for part in raw.split(",") if part.strip())
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(part.strip().rstrip("/") for part in raw.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not _ORIGIN.match(origin):
+            raise ValueError(raw)
+    return origins
+
+
+def _secret(env: Environment, variable: str) -> str | None:
+    value = env.optional(variable)
+    if value is not None and len(value) < MIN_SECRET_CHARACTERS:
+        raise ConfigError(variable, f"a secret of at least {MIN_SECRET_CHARACTERS} characters", "<hidden>")
+    return value
