@@ -1,0 +1,48 @@
+"""Which rate limits and which authentication each route gets.
+
+Everything is decided from the binding, so a newly annotated RPC gets the API limits, and admin
+authentication when its path is under /api/admin/, without a gateway change. Two RPCs are named:
+the chat route has its own limit, and the consent status route also accepts a signed token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.gateway.application.auth import TOKEN_PARAMETER, Access
+from services.gateway.application.contracts import HttpBinding
+from services.gateway.application.ratelimit import RatePolicy
+from services.gateway.settings import RateLimitSettings
+
+CHAT_RPC = "novahouse.chat.v1.ChatService.SendMessage"
+EMAIL_STATUS_RPC = "novahouse.consent.v1.ConsentService.GetConsentStatus"
+ADMIN_PATH_PREFIX = "/api/admin/"
+
+
+@dataclass(frozen=True)
+class RoutePolicy:
+    access: Access
+    rate_policies: tuple[RatePolicy, ...]
+    # Query parameters the gateway consumes itself (never passed to the service).
+    auth_parameters: frozenset[str] = frozenset()
+    # The path variable a signed token must match.
+    token_field: str | None = None
+
+
+class RoutePolicies:
+    def __init__(self, limits: RateLimitSettings) -> None:
+        self.chat = (RatePolicy("chat", limits.chat),)
+        self.api = (RatePolicy("api-hour", limits.api_hour), RatePolicy("api-minute", limits.api_minute))
+
+    def for_binding(self, binding: HttpBinding) -> RoutePolicy:
+        rate_policies = self.chat if binding.rpc_name == CHAT_RPC else self.api
+        if binding.rpc_name == EMAIL_STATUS_RPC:
+            return RoutePolicy(
+                Access.ADMIN_OR_EMAIL_TOKEN,
+                rate_policies,
+                frozenset({TOKEN_PARAMETER}),
+                token_field="email",  # noqa: S106
+            )
+        if binding.path_template.startswith(ADMIN_PATH_PREFIX):
+            return RoutePolicy(Access.ADMIN, rate_policies)
+        return RoutePolicy(Access.PUBLIC, rate_policies)
