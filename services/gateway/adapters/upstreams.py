@@ -1,0 +1,101 @@
+"""The upstream gRPC services over grpc.aio: one channel per service, opened at start and reused.
+
+Calls never wait for a channel to become ready: a service that is down fails at once (503) instead of
+holding the request until its deadline. Reconnection backoff is capped low so a service that comes
+back is used again within seconds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+from google.protobuf.message import Message
+from google.protobuf.message_factory import GetMessageClass
+from google.rpc import status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
+from services.gateway.application.contracts import HttpBinding
+from services.gateway.application.ports import UpstreamError
+
+_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+CHANNEL_OPTIONS = (
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.keepalive_time_ms", 30000),
+    ("grpc.keepalive_timeout_ms", 10000),
+)
+
+
+class GrpcUpstreams:
+    def __init__(self, addresses: Mapping[str, str], bindings: Sequence[HttpBinding]) -> None:
+        self._addresses = dict(addresses)
+        self._bindings = tuple(bindings)
+        self._channels: dict[str, grpc.aio.Channel] = {}
+        self._calls: dict[str, Any] = {}
+        self._health: dict[str, health_pb2_grpc.HealthStub] = {}
+        self._diagnostics: dict[str, diagnostics_pb2_grpc.DiagnosticsServiceStub] = {}
+
+    async def open(self) -> None:
+        """Creates the channels (inside the running event loop, as grpc.aio requires)."""
+        for service, address in self._addresses.items():
+            channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            self._channels[service] = channel
+            self._health[service] = health_pb2_grpc.HealthStub(channel)
+            self._diagnostics[service] = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel)
+        for binding in self._bindings:
+            channel = self._channels[binding.service_key]
+            self._calls[binding.rpc_path] = channel.unary_unary(
+                binding.rpc_path,
+                request_serializer=GetMessageClass(binding.method.input_type).SerializeToString,
+                response_deserializer=GetMessageClass(binding.method.output_type).FromString,
+            )
+
+    async def close(self, grace: float | None = None) -> None:
+        for channel in self._channels.values():
+            await channel.close(grace)
+        self._channels.clear()
+
+    def address(self, service: str) -> str:
+        return self._addresses[service]
+
+    async def call(
+        self, binding: HttpBinding, request: Message, metadata: Sequence[tuple[str, str]], timeout: float
+    ) -> Message:
+        try:
+            return await self._calls[binding.rpc_path](request, timeout=timeout, metadata=metadata)
+        except grpc.aio.AioRpcError as error:
+            raise _upstream_error(error) from None
+
+    async def serving_status(self, service: str, timeout: float) -> str:
+        try:
+            answer = await self._health[service].Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+        except grpc.aio.AioRpcError as error:
+            raise _upstream_error(error) from None
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
+
+    async def diagnostics(self, service: str, timeout: float) -> Message:
+        try:
+            return await self._diagnostics[service].GetDiagnostics(
+                diagnostics_pb2.GetDiagnosticsRequest(), timeout=timeout
+            )
+        except grpc.aio.AioRpcError as error:
+            raise _upstream_error(error) from None
+
+
+def _upstream_error(error: grpc.aio.AioRpcError) -> UpstreamError:
+    """The status as the service sent it, with its google.rpc.Status details when it sent some."""
+    code = error.code().value[0]
+    for key, value in error.trailing_metadata() or ():
+        if key == _STATUS_DETAILS_KEY:
+            try:
+                status = status_pb2.Status.FromString(value)
+            except Exception:  # malformed details are ignored, the code and message still count
+                break
+            return UpstreamError(
+                code, status.message or error.details() or "", status.details, from_service=True
+            )
+    return UpstreamError(code, error.details() or "", from_service=False)

@@ -1,0 +1,148 @@
+"""/api/health (the gateway process itself) and /api/health/deep (everything it depends on).
+
+The deep check asks every upstream at once, each question with its own short deadline, so one hung
+service costs at most a few seconds and never hides the others. It answers 503 naming what is down:
+a service that is unreachable or not SERVING, a dependency a service says it requires, or the
+gateway's configured Redis. Open breakers and optional dependencies are listed as degraded: the
+system still works (notifications wait in the dead-letter queue, caches fall back to memory).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message_factory import GetMessageClass
+
+from services.gateway.application.contracts import HttpBinding
+from services.gateway.application.dispatch import HttpReply, HttpRequest, upstream_failure
+from services.gateway.application.ports import RateLimitStorage, UpstreamError, Upstreams
+from services.runtime.identity import CallerIdentity
+
+HEALTH_TIMEOUT_SECONDS = 1.0
+# Diagnostics probe each dependency for up to 2 s (services.runtime.diagnostics).
+DIAGNOSTICS_TIMEOUT_SECONDS = 3.0
+ADMIN_CALL_TIMEOUT_SECONDS = 2.0
+# Extra facts about a service, from its own annotated RPCs when it has them.
+EXTRA_CALLS = {
+    "breakers": "novahouse.notifier.v1.NotifierService.ListBreakers",
+    "dead_letters": "novahouse.notifier.v1.NotifierService.GetDeadLetterStats",
+}
+_PRINT = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
+_OPEN_BREAKER_STATES = ("BREAKER_STATE_OPEN", "BREAKER_STATE_HALF_OPEN")
+
+
+def json_reply(status: int, document: object) -> HttpReply:
+    return HttpReply(status, json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+async def liveness(_request: HttpRequest) -> HttpReply:
+    return json_reply(200, {"status": "ok"})
+
+
+class DeepHealth:
+    def __init__(
+        self,
+        services: Sequence[str],
+        upstreams: Upstreams,
+        limiter: RateLimitStorage,
+        bindings: Sequence[HttpBinding],
+    ) -> None:
+        self._services = tuple(services)
+        self._upstreams = upstreams
+        self._limiter = limiter
+        by_rpc = {binding.rpc_name: binding for binding in bindings}
+        self._extras = {name: by_rpc[rpc] for name, rpc in EXTRA_CALLS.items() if rpc in by_rpc}
+
+    async def handle(self, request: HttpRequest) -> HttpReply:
+        identity = CallerIdentity(request.client.key, request.client.user_agent, request.client.request_id)
+        metadata = identity.as_metadata()
+        reports, rate_limits = await asyncio.gather(
+            asyncio.gather(*(self._service(name, metadata) for name in self._services)),
+            self._rate_limits(),
+        )
+        down: list[str] = []
+        degraded: list[str] = []
+        services = {}
+        for name, (report, service_down, service_degraded) in zip(self._services, reports, strict=True):
+            services[name] = report
+            down += service_down
+            degraded += service_degraded
+        if rate_limits["redis"]["configured"] and not rate_limits["redis"]["reachable"]:
+            down.append("redis")
+        if rate_limits["storage"] == "memory" and rate_limits["redis"]["configured"]:
+            degraded.append("rate_limits.memory_fallback")
+        document = {
+            "status": "down" if down else "ok",
+            "down": down,
+            "degraded": degraded,
+            "services": services,
+            "rate_limits": rate_limits,
+        }
+        return json_reply(503 if down else 200, document)
+
+    async def _service(
+        self, name: str, metadata: Sequence[tuple[str, str]]
+    ) -> tuple[dict[str, Any], list[str], list[str]]:
+        extras = {key: b for key, b in self._extras.items() if b.service_key == name}
+        health, diagnostics, *extra_results = await asyncio.gather(
+            self._ask(name, self._upstreams.serving_status(name, HEALTH_TIMEOUT_SECONDS)),
+            self._ask(name, self._diagnostics(name)),
+            *(self._ask(name, self._extra(binding, metadata)) for binding in extras.values()),
+        )
+        report: dict[str, Any] = {"address": self._upstreams.address(name)}
+        down: list[str] = []
+        degraded: list[str] = []
+        status, error = health
+        report["health"] = status if error is None else "UNREACHABLE"
+        if error is not None:
+            report["error"] = error
+        if status != "SERVING":
+            down.append(name)
+        found, error = diagnostics
+        if error is None:
+            report["diagnostics"] = found
+            for dependency in found.get("dependencies", []):
+                if not dependency.get("reachable"):
+                    label = f"{name}.{dependency.get('name')}"
+                    (down if dependency.get("required") else degraded).append(label)
+        elif status == "SERVING":
+            report["diagnostics_error"] = error
+            degraded.append(f"{name}.diagnostics")
+        for key, (found, error) in zip(extras, extra_results, strict=True):
+            report[key] = found if error is None else {"error": error}
+            if key == "breakers" and error is None:
+                for breaker in found.get("breakers", []):
+                    if breaker.get("state") in _OPEN_BREAKER_STATES:
+                        degraded.append(f"{name}.breaker.{breaker.get('name')}")
+        return report, down, degraded
+
+    async def _ask(self, service: str, call: Any) -> tuple[Any, str | None]:
+        try:
+            return await call, None
+        except UpstreamError as error:
+            return None, upstream_failure(service, error, HEALTH_TIMEOUT_SECONDS).message
+
+    async def _diagnostics(self, name: str) -> dict:
+        report = await self._upstreams.diagnostics(name, DIAGNOSTICS_TIMEOUT_SECONDS)
+        return json_format.MessageToDict(report, **_PRINT)
+
+    async def _extra(self, binding: HttpBinding, metadata: Sequence[tuple[str, str]]) -> dict:
+        request = GetMessageClass(binding.method.input_type)()
+        response = await self._upstreams.call(binding, request, metadata, ADMIN_CALL_TIMEOUT_SECONDS)
+        return json_format.MessageToDict(response, **_PRINT)
+
+    async def _rate_limits(self) -> dict[str, Any]:
+        status = await self._limiter.status()
+        return {
+            "storage": status.storage,
+            "strategy": status.strategy,
+            "redis": {
+                "configured": status.redis_configured,
+                "reachable": status.redis_reachable,
+                "detail": status.redis_detail,
+            },
+        }

@@ -1,0 +1,165 @@
+"""Wires the gateway: contracts -> route table -> limiter, upstream channels, auth -> ASGI app -> uvicorn.
+
+`python -m services.gateway` validates the settings first (a bad value prints one line naming the
+variable and exits 2), builds the route table from the generated descriptors (an annotation it cannot
+serve exits 1), then serves until SIGTERM or SIGINT, which uvicorn turns into a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+
+import uvicorn
+from starlette.applications import Starlette
+
+from services.gateway.adapters.ratelimit import LimitsRateLimiter
+from services.gateway.adapters.stubs import StubsMissing, contract_files
+from services.gateway.adapters.upstreams import GrpcUpstreams
+from services.gateway.application.auth import AdminAuth
+from services.gateway.application.clients import ClientKeyResolver
+from services.gateway.application.contracts import ContractError, HttpBinding, http_bindings
+from services.gateway.application.dispatch import (
+    Gateway,
+    HttpReply,
+    HttpRequest,
+    LocalRoute,
+    Route,
+    UpstreamRoute,
+)
+from services.gateway.application.health import DeepHealth, liveness
+from services.gateway.application.openapi import openapi_document
+from services.gateway.application.policies import RoutePolicies
+from services.gateway.application.routing import PathTemplate, RouteTable, TemplateError
+from services.gateway.settings import GatewaySettings
+from services.gateway.transport.app import create_app
+from services.runtime.config import ConfigError, Environment
+from services.runtime.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+NAME = "gateway"
+VERSION = "1.0.0"
+
+
+class OpenApiEndpoint:
+    """Serves the document generated once at start."""
+
+    def __init__(self) -> None:
+        self.document = b"{}"
+
+    async def handle(self, _request: HttpRequest) -> HttpReply:
+        return HttpReply(200, self.document)
+
+
+def load_bindings() -> list[HttpBinding]:
+    """The HTTP bindings of every generated contract; raises StubsMissing or ContractError."""
+    return http_bindings(contract_files())
+
+
+def upstream_names(bindings: Sequence[HttpBinding]) -> list[str]:
+    return sorted({binding.service_key for binding in bindings})
+
+
+def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Starlette:
+    """The ASGI app; channels open and the limiter starts in its lifespan. Raises ContractError or
+    TemplateError for an annotation it cannot serve."""
+    policies = RoutePolicies(settings.rate_limits)
+    upstreams = GrpcUpstreams(settings.upstreams, bindings)
+    limiter = LimitsRateLimiter(settings.rate_limits)
+    entries: list[tuple[str, str, Route]] = []
+    for binding in bindings:
+        template = PathTemplate(binding.path_template)
+        try:
+            route = UpstreamRoute.build(binding, policies.for_binding(binding), template.field_paths)
+        except ValueError as error:
+            raise ContractError(f"{binding.rpc_name}: {error}") from None
+        entries.append((binding.http_method, binding.path_template, route))
+    openapi = OpenApiEndpoint()
+    deep_health = DeepHealth(list(settings.upstreams), upstreams, limiter, bindings)
+    entries += [
+        ("GET", "/api/health", LocalRoute("Health", liveness)),
+        ("GET", "/api/health/deep", LocalRoute("DeepHealth", deep_health.handle)),
+        ("GET", "/api/openapi.json", LocalRoute("OpenApi", openapi.handle)),
+    ]
+    table: RouteTable[Route] = RouteTable(entries)
+    openapi.document = json.dumps(
+        openapi_document(table.entries(), title="NovaHouse chat backend", version=VERSION), ensure_ascii=False
+    ).encode()
+    gateway = Gateway(
+        table,
+        limiter,
+        upstreams,
+        AdminAuth(settings.admin_api_key, settings.unsubscribe_secret),
+        upstream_timeout=settings.upstream_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await upstreams.open()
+        await limiter.start()
+        log.info(
+            "%s: %d routes to %s",
+            NAME,
+            len(entries),
+            ", ".join(f"{name} at {address}" for name, address in settings.upstreams.items()),
+        )
+        try:
+            yield
+        finally:
+            await limiter.close()
+            await upstreams.close()
+            log.info("%s stopped", NAME)
+
+    return create_app(
+        gateway,
+        resolver=ClientKeyResolver(settings.trusted_proxies),
+        max_body_bytes=settings.max_body_bytes,
+        cors_origins=settings.cors_origins,
+        methods=sorted({method for method, _, _ in entries}),
+        lifespan=lifespan,
+    )
+
+
+def uvicorn_config(app: Starlette, settings: GatewaySettings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="auto",  # uvloop when installed
+        http="auto",  # httptools when installed
+        lifespan="on",
+        # The gateway decides itself whom to believe about X-Forwarded-For (TRUSTED_PROXIES).
+        proxy_headers=False,
+        access_log=False,  # the gateway writes its own access line, with request id and client key
+        log_config=None,  # keep the runtime's log format
+        server_header=False,
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+    )
+
+
+def main() -> None:
+    try:
+        bindings = load_bindings()
+    except (StubsMissing, ContractError) as error:
+        print(f"{NAME}: {error}", file=sys.stderr)
+        sys.exit(1)
+    try:
+        settings = GatewaySettings.from_env(Environment(), upstream_names(bindings))
+    except ConfigError as error:
+        print(f"{NAME}: configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
+    configure_logging(settings.log_level)
+    try:
+        app = build_app(settings, bindings)
+    except (ContractError, TemplateError) as error:
+        log.error("%s cannot start: %s", NAME, error)
+        sys.exit(1)
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    server.run()
+    if not server.started:
+        sys.exit(1)

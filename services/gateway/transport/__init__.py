@@ -1,0 +1,1 @@
+"""HTTP: the Starlette/ASGI application served by uvicorn."""
