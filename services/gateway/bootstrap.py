@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -160,6 +161,14 @@ def main() -> None:
         log.error("%s cannot start: %s", NAME, error)
         sys.exit(1)
     server = uvicorn.Server(uvicorn_config(app, settings))
+    # uvicorn handles SIGTERM/SIGINT itself (graceful shutdown) and then raises the signal again under
+    # the handlers that were there before; these make that a normal exit (status 0) like the services'.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, _stopped_by)
     server.run()
     if not server.started:
         sys.exit(1)
+
+
+def _stopped_by(signum: int, _frame: object) -> None:
+    log.info("%s stopped by %s", NAME, signal.Signals(signum).name)
