@@ -1,0 +1,147 @@
+"""The gateway as tests run it: in-process on uvicorn in a background thread (real HTTP on a free
+port), or as `python -m services.gateway` processes; and private Redis servers a test may stop."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import redis
+import uvicorn
+
+from services.gateway.bootstrap import build_app, load_bindings, upstream_names, uvicorn_config
+from services.gateway.settings import GatewaySettings
+from services.runtime.config import Environment
+from tests.support.network import free_port
+from tests.support.processes import ServiceProcess
+
+ADMIN_KEY = "test-admin-key-0123456789"
+UNSUBSCRIBE_SECRET = "test-unsubscribe-secret-0123456789"
+
+
+def unique_prefix() -> str:
+    """A Redis key prefix of its own for every gateway a test starts: the Redis server is shared."""
+    return f"test:gateway:{uuid.uuid4().hex[:12]}"
+
+
+class GatewayServer:
+    """The gateway app served by uvicorn in a thread of the test process."""
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        self.port = free_port()
+        bindings = load_bindings()
+        self.settings = GatewaySettings.from_env(
+            Environment({**environ, "GATEWAY_PORT": str(self.port)}), upstream_names(bindings)
+        )
+        config = uvicorn_config(build_app(self.settings, bindings), self.settings)
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="gateway", daemon=True)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> GatewayServer:
+        self._thread.start()
+        deadline = time.monotonic() + 15
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the gateway did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(15)
+
+
+class GatewayProcess(ServiceProcess):
+    """`python -m services.gateway` with its own environment."""
+
+    def __init__(self, environ: dict[str, str]) -> None:
+        port = free_port()
+        super().__init__("gateway", {**environ, "GATEWAY_PORT": str(port)}, port=port)
+        self.url = f"http://127.0.0.1:{port}"
+
+    def wait_serving(self, timeout: float = 30.0) -> GatewayProcess:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                break
+            try:
+                if httpx.get(f"{self.url}/api/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise TimeoutError(f"the gateway never served; its output:\n{self.output()}")
+
+
+class PrivateRedis:
+    """A redis-server of the test's own (the shared one must never be stopped), on a fixed port so
+    that it can be stopped and started again at the same address."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self._dir = Path(tempfile.mkdtemp(prefix="gateway-redis-"))
+        self._process: subprocess.Popen | None = None
+
+    def start(self) -> PrivateRedis:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        self._process = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self._dir),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return self
+                except redis.RedisError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.05)
+        finally:
+            client.close()
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+        self._process = None
+
+    def keys(self, pattern: str) -> list[bytes]:
+        client = redis.Redis.from_url(self.url)
+        try:
+            return client.keys(pattern)
+        finally:
+            client.close()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self._dir, ignore_errors=True)
