@@ -65,12 +65,10 @@ def upstream_names(bindings: Sequence[HttpBinding]) -> list[str]:
     return sorted({binding.service_key for binding in bindings})
 
 
-def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Starlette:
-    """The ASGI app; channels open and the limiter starts in its lifespan. Raises ContractError or
-    TemplateError for an annotation it cannot serve."""
-    policies = RoutePolicies(settings.rate_limits)
-    upstreams = GrpcUpstreams(settings.upstreams, bindings)
-    limiter = LimitsRateLimiter(settings.rate_limits)
+def upstream_entries(
+    bindings: Sequence[HttpBinding], policies: RoutePolicies
+) -> list[tuple[str, str, Route]]:
+    """(HTTP method, path template, route) for every binding; raises ContractError or TemplateError."""
     entries: list[tuple[str, str, Route]] = []
     for binding in bindings:
         template = PathTemplate(binding.path_template)
@@ -79,6 +77,15 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
         except ValueError as error:
             raise ContractError(f"{binding.rpc_name}: {error}") from None
         entries.append((binding.http_method, binding.path_template, route))
+    return entries
+
+
+def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Starlette:
+    """The ASGI app; channels open and the limiter starts in its lifespan. Raises ContractError or
+    TemplateError for an annotation it cannot serve."""
+    upstreams = GrpcUpstreams(settings.upstreams, bindings)
+    limiter = LimitsRateLimiter(settings.rate_limits)
+    entries = upstream_entries(bindings, RoutePolicies(settings.rate_limits))
     openapi = OpenApiEndpoint()
     deep_health = DeepHealth(list(settings.upstreams), upstreams, limiter, bindings)
     entries += [

@@ -9,12 +9,14 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
 
 import httpx
 import redis
 import uvicorn
 
+from services.gateway.application.contracts import HttpBinding
 from services.gateway.bootstrap import build_app, load_bindings, upstream_names, uvicorn_config
 from services.gateway.settings import GatewaySettings
 from services.runtime.config import Environment
@@ -33,9 +35,9 @@ def unique_prefix() -> str:
 class GatewayServer:
     """The gateway app served by uvicorn in a thread of the test process."""
 
-    def __init__(self, environ: dict[str, str]) -> None:
+    def __init__(self, environ: dict[str, str], bindings: Sequence[HttpBinding] | None = None) -> None:
         self.port = free_port()
-        bindings = load_bindings()
+        bindings = load_bindings() if bindings is None else bindings
         self.settings = GatewaySettings.from_env(
             Environment({**environ, "GATEWAY_PORT": str(self.port)}), upstream_names(bindings)
         )

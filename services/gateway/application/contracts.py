@@ -68,11 +68,11 @@ def http_bindings(files: Iterable[FileDescriptor]) -> list[HttpBinding]:
                 rule = options.Extensions[annotations_pb2.http]
                 key = service_key(file.package)
                 for each in (rule, *rule.additional_bindings):
-                    bindings.append(_binding(key, method, each))
+                    bindings.append(binding_from_rule(key, method, each))
     return bindings
 
 
-def _binding(key: str, method: MethodDescriptor, rule: http_pb2.HttpRule) -> HttpBinding:
+def binding_from_rule(key: str, method: MethodDescriptor, rule: http_pb2.HttpRule) -> HttpBinding:
     pattern = rule.WhichOneof("pattern")
     if pattern == "custom":
         http_method, path = rule.custom.kind.upper(), rule.custom.path

@@ -53,7 +53,7 @@ _ERRORS = {
 }
 
 
-class _Schemas:
+class SchemaBuilder:
     def __init__(self, output_messages: set[str]) -> None:
         self.components: dict[str, Any] = {}
         self._outputs = output_messages
@@ -185,7 +185,7 @@ def _output_messages(routes: Iterable[UpstreamRoute]) -> set[str]:
 def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, title: str, version: str) -> dict:
     entries = list(entries)
     upstream = [route for _, _, route in entries if isinstance(route, UpstreamRoute)]
-    schemas = _Schemas(_output_messages(upstream))
+    schemas = SchemaBuilder(_output_messages(upstream))
     schemas.components["google.rpc.Status"] = _status_schema()
     paths: dict[str, dict[str, Any]] = {}
     operation_ids: set[str] = set()
@@ -237,7 +237,9 @@ def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, titl
     }
 
 
-def _upstream_operation(method: str, template: PathTemplate, route: UpstreamRoute, schemas: _Schemas) -> dict:
+def _upstream_operation(
+    method: str, template: PathTemplate, route: UpstreamRoute, schemas: SchemaBuilder
+) -> dict:
     binding = route.binding
     translator = route.translator
     service = binding.method.containing_service

@@ -1,0 +1,151 @@
+"""The OpenAPI document: valid OpenAPI 3.1, and its schemas accept exactly what the gateway accepts."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate
+
+from novahouse.notifier.v1 import notifier_pb2
+from services.gateway.application.dispatch import HttpReply, LocalRoute
+from services.gateway.application.errors import GatewayError
+from services.gateway.application.openapi import INPUT, SchemaBuilder, openapi_document
+from services.gateway.application.policies import RoutePolicies
+from services.gateway.application.routing import RouteTable
+from services.gateway.application.translation import RequestTranslator
+from services.gateway.bootstrap import load_bindings, upstream_entries
+from services.gateway.settings import GatewaySettings
+from services.runtime.config import Environment
+from tests.support.bindings import synthetic_binding
+
+
+async def _unused(_request) -> HttpReply:
+    raise AssertionError
+
+
+@pytest.fixture(scope="module")
+def routes():
+    policies = RoutePolicies(GatewaySettings.from_env(Environment({})).rate_limits)
+    entries = upstream_entries(load_bindings(), policies)
+    entries += [
+        ("GET", "/api/health", LocalRoute("Health", _unused)),
+        ("GET", "/api/health/deep", LocalRoute("DeepHealth", _unused)),
+        ("GET", "/api/openapi.json", LocalRoute("OpenApi", _unused)),
+    ]
+    return RouteTable(entries)
+
+
+@pytest.fixture(scope="module")
+def document(routes):
+    return openapi_document(routes.entries(), title="test", version="1")
+
+
+def test_the_document_is_valid_openapi_and_lists_every_route(document, routes):
+    validate(document)
+    assert document["openapi"] == "3.1.0"
+    operations = {(m.upper(), path) for path, item in document["paths"].items() for m in item}
+    assert operations == {(method, template.text) for method, template, _ in routes.entries()}
+    assert len({op["operationId"] for item in document["paths"].values() for op in item.values()}) == 20
+
+
+def test_operations_describe_parameters_security_and_errors(document):
+    status = document["paths"]["/api/unsubscribe/status/{email}"]["get"]
+    assert status["parameters"] == [
+        {"name": "email", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+    ]
+    assert status["security"] == [{"adminApiKey": []}, {"emailToken": []}]
+    assert {"401", "403", "404", "429", "503", "504"} <= set(status["responses"])
+    entries = document["paths"]["/api/admin/dlq/entries"]["get"]
+    params = {p["name"]: p["schema"] for p in entries["parameters"]}
+    assert params["status"]["enum"][1] == "DEAD_LETTER_STATUS_PENDING"
+    assert params["page_size"] == {
+        "type": "integer",
+        "format": "int32",
+        "minimum": -(2**31),
+        "maximum": 2**31 - 1,
+    }
+    chat = document["paths"]["/api/chatbot/chat"]["post"]
+    assert "security" not in chat
+    assert {"413", "415", "429"} <= set(chat["responses"])
+    assert "X-RateLimit-Remaining" in chat["responses"]["200"]["headers"]
+    assert "Retry-After" in document["components"]["responses"]["429"]["headers"]
+    assert "requestBody" not in document["paths"]["/api/admin/breakers/{name}/reset"]["post"]
+
+
+def test_response_schemas_say_what_is_always_printed(document):
+    schemas = document["components"]["schemas"]
+    stats = schemas["novahouse.notifier.v1.GetDeadLetterStatsResponse"]
+    assert stats["required"] == ["counts", "pending", "failed", "delivered", "oldest_pending_age_seconds"]
+    assert stats["properties"]["pending"] == {"type": "string", "pattern": "^-?[0-9]+$", "format": "int64"}
+    status = schemas["novahouse.consent.v1.GetConsentStatusResponse"]
+    assert "last_action_at" not in status["required"]  # a message field: absent when unset
+    assert status["properties"]["last_action_at"]["format"] == "date-time"
+
+
+def accepted_by_gateway(translator: RequestTranslator, document: object) -> bool:
+    try:
+        translator.build({}, [], json.dumps(document).encode())
+    except GatewayError:
+        return False
+    return True
+
+
+def body_validator(document: dict, path: str) -> Draft202012Validator:
+    schema = document["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return Draft202012Validator({"components": document["components"], **schema})
+
+
+SAMPLES = {
+    "/api/chatbot/chat": [
+        {},
+        {"message": "x", "session_id": "s"},
+        {"message": 1},
+        {"message": None, "marketing_consent": None},
+        {"rodo_consent": "true"},
+        {"rodo_consent": False},
+        {"email": "a@b.pl", "extra": 1},
+        [],
+        "message",
+        {"session_id": ["s"]},
+    ],
+    "/api/admin/dlq/purge": [
+        {"status": "DEAD_LETTER_STATUS_FAILED", "older_than_days": 30},
+        {"status": "FAILED"},
+        {"status": 3},
+        {"status": None},
+        {"older_than_days": 2**31},
+        {"older_than_days": -(2**31)},
+        {"older_than_days": 1.0},
+        {"older_than_days": 1.5},
+        {"older_than_days": "1"},
+        {"older_than_days": True},
+    ],
+    "/api/admin/dlq/retry": [{"ids": []}, {"ids": ["a", "b"]}, {"ids": "a"}, {"ids": [None]}, {"ids": [1]}],
+}
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLES))
+def test_request_body_schemas_accept_exactly_what_the_gateway_accepts(document, routes, path):
+    route = routes.match("POST", path.encode()).target
+    validator = body_validator(document, path)
+    for sample in SAMPLES[path]:
+        assert validator.is_valid(sample) == accepted_by_gateway(route.translator, sample), sample
+
+
+def test_a_oneof_is_documented_as_at_most_one_member():
+    schemas = SchemaBuilder(set())
+    schema = {
+        "components": {"schemas": schemas.components},
+        **schemas.message(notifier_pb2.NotifyRequest.DESCRIPTOR, INPUT),
+    }
+    validator = Draft202012Validator(schema)
+    translator = RequestTranslator(synthetic_binding(notifier_pb2.NotifyRequest), ())
+    for sample in (
+        {"slack": {"text": "a"}},
+        {"slack": {"text": "a"}, "email": {"to": "x"}},
+        {"slack": {"text": "a"}, "email": None},
+        {"monday": {"item_name": "x", "bogus": 1}},
+    ):
+        assert validator.is_valid(sample) == accepted_by_gateway(translator, sample), sample
