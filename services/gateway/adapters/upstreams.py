@@ -52,6 +52,9 @@ class GrpcUpstreams:
                 binding.rpc_path,
                 request_serializer=GetMessageClass(binding.method.input_type).SerializeToString,
                 response_deserializer=GetMessageClass(binding.method.output_type).FromString,
+                # As the generated stubs do: the method is registered with the channel once, so a
+                # call does not pass its name to the core each time.
+                _registered_method=True,
             )
 
     async def close(self, grace: float | None = None) -> None:

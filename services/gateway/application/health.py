@@ -89,9 +89,14 @@ class DeepHealth:
     ) -> tuple[dict[str, Any], list[str], list[str]]:
         extras = {key: b for key, b in self._extras.items() if b.service_key == name}
         health, diagnostics, *extra_results = await asyncio.gather(
-            self._ask(name, self._upstreams.serving_status(name, HEALTH_TIMEOUT_SECONDS)),
-            self._ask(name, self._diagnostics(name)),
-            *(self._ask(name, self._extra(binding, metadata)) for binding in extras.values()),
+            self._ask(
+                name, self._upstreams.serving_status(name, HEALTH_TIMEOUT_SECONDS), HEALTH_TIMEOUT_SECONDS
+            ),
+            self._ask(name, self._diagnostics(name), DIAGNOSTICS_TIMEOUT_SECONDS),
+            *(
+                self._ask(name, self._extra(binding, metadata), ADMIN_CALL_TIMEOUT_SECONDS)
+                for binding in extras.values()
+            ),
         )
         report: dict[str, Any] = {"address": self._upstreams.address(name)}
         down: list[str] = []
@@ -120,11 +125,12 @@ class DeepHealth:
                         degraded.append(f"{name}.breaker.{breaker.get('name')}")
         return report, down, degraded
 
-    async def _ask(self, service: str, call: Any) -> tuple[Any, str | None]:
+    async def _ask(self, service: str, call: Any, timeout: float) -> tuple[Any, str | None]:
+        """(answer, None), or (None, what went wrong) when the call failed."""
         try:
             return await call, None
         except UpstreamError as error:
-            return None, upstream_failure(service, error, HEALTH_TIMEOUT_SECONDS).message
+            return None, upstream_failure(service, error, timeout).message
 
     async def _diagnostics(self, name: str) -> dict:
         report = await self._upstreams.diagnostics(name, DIAGNOSTICS_TIMEOUT_SECONDS)
