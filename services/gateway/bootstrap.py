@@ -95,7 +95,9 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
     ]
     table: RouteTable[Route] = RouteTable(entries)
     openapi.document = json.dumps(
-        openapi_document(table.entries(), title="NovaHouse chat backend", version=VERSION), ensure_ascii=False
+        openapi_document(table.entries(), title="NovaHouse chat backend", version=VERSION),
+        ensure_ascii=False,
+        separators=(",", ":"),
     ).encode()
     gateway = Gateway(
         table,

@@ -9,6 +9,7 @@ import os
 
 import httpx
 import pytest
+import redis
 
 from services.consent.bootstrap import ENTRY_POINT
 from services.runtime.db import normalise_url
@@ -64,7 +65,22 @@ def upstream_environ(consent_upstream, chat, notifier):
     shared_redis = os.environ.get("TEST_REDIS_URL", "").strip()
     if shared_redis:
         environ["REDIS_URL"] = shared_redis
-    return environ
+    yield environ
+    if shared_redis:
+        delete_keys(shared_redis, environ["RATE_LIMIT_KEY_PREFIX"])
+
+
+def delete_keys(url: str, prefix: str) -> None:
+    """Removes this test's rate-limit keys from the shared Redis (only those: others use it too)."""
+    client = redis.Redis.from_url(url, socket_timeout=2)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=500))
+        if keys:
+            client.delete(*keys)
+    except redis.RedisError:
+        pass  # a test that broke Redis has said so already; expiry removes the keys anyway
+    finally:
+        client.close()
 
 
 @pytest.fixture

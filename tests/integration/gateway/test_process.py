@@ -9,7 +9,7 @@ import sys
 import httpx
 import pytest
 
-from tests.support.gateway import GatewayProcess, unique_prefix
+from tests.support.gateway import GatewayProcess
 from tests.support.processes import REPO_ROOT
 
 
@@ -28,12 +28,7 @@ def processes():
 
 
 def test_two_gateway_processes_on_one_redis_share_one_budget(processes, upstream_environ, redis_url, chat):
-    environ = {
-        **upstream_environ,
-        "REDIS_URL": redis_url,
-        "RATE_LIMIT_KEY_PREFIX": unique_prefix(),
-        "CHAT_RATE_LIMIT": "6 per hour",
-    }
+    environ = {**upstream_environ, "REDIS_URL": redis_url, "CHAT_RATE_LIMIT": "6 per hour"}
     replicas = [processes(environ), processes(environ)]
     for replica in replicas:
         replica.wait_serving()
