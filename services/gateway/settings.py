@@ -36,7 +36,7 @@ class RateLimitSettings:
     api_hour: RateLimitItem
     api_minute: RateLimitItem
     strategy: str  # the name `limits` knows the strategy by
-    redis_url: str | None
+    redis_url: str | None = field(repr=False)  # may hold a password
     key_prefix: str
     redis_recheck_seconds: float
 

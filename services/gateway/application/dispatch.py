@@ -176,10 +176,10 @@ class Gateway:
             length = headers.get("content-length")
             if (length is not None and length.strip() != b"0") or "transfer-encoding" in headers:
                 try:
-                    body = await request.read_body()
+                    has_body = bool(await request.read_body())
                 except BodyTooLarge:
-                    body = b"too large"
-                if body:
+                    has_body = True
+                if has_body:
                     raise unsupported_media_type("this route takes no request body")
             return None
         content_type = headers.get("content-type")
