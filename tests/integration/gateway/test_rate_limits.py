@@ -9,8 +9,6 @@ import time
 import httpx
 import pytest
 
-from tests.support.gateway import PrivateRedis
-
 CHAT = "/api/chatbot/chat"
 MESSAGE = {"message": "Dzień dobry", "session_id": "s-limits"}
 
@@ -111,51 +109,49 @@ def test_every_strategy_enforces_the_limit_in_every_storage(start_gateway, reque
     assert health["storage"] == storage
 
 
-def test_redis_stopped_mid_run_limits_continue_in_memory_then_return_to_redis(start_gateway, chat, caplog):
-    private = PrivateRedis().start()
+def test_redis_stopped_mid_run_limits_continue_in_memory_then_return_to_redis(
+    start_gateway, chat, caplog, private_redis
+):
     caplog.set_level(logging.INFO, logger="services.gateway")
-    try:
-        prefix = "test:gateway:failover"
-        gateway = start_gateway(
-            REDIS_URL=private.url,
-            RATE_LIMIT_KEY_PREFIX=prefix,
-            RATE_LIMIT_REDIS_RECHECK_SECONDS="0.2",
-            CHAT_RATE_LIMIT="3 per hour",
-        )
-        with httpx.Client(base_url=gateway.url) as http:
+    prefix = "test:gateway:failover"
+    gateway = start_gateway(
+        REDIS_URL=private_redis.url,
+        RATE_LIMIT_KEY_PREFIX=prefix,
+        RATE_LIMIT_REDIS_RECHECK_SECONDS="0.2",
+        CHAT_RATE_LIMIT="3 per hour",
+    )
+    with httpx.Client(base_url=gateway.url) as http:
 
-            def storage() -> tuple[int, dict]:
-                deep = http.get("/api/health/deep")
-                return deep.status_code, deep.json()
+        def storage() -> tuple[int, dict]:
+            deep = http.get("/api/health/deep")
+            return deep.status_code, deep.json()
 
-            assert [http.post(CHAT, json=MESSAGE).status_code for _ in range(2)] == [200, 200]
-            assert private.keys(f"{prefix}:*")
-            assert storage()[1]["rate_limits"]["storage"] == "redis"
+        assert [http.post(CHAT, json=MESSAGE).status_code for _ in range(2)] == [200, 200]
+        assert private_redis.keys(f"{prefix}:*")
+        assert storage()[1]["rate_limits"]["storage"] == "redis"
 
-            private.stop()
-            # Redis is gone: answered from memory (a fresh budget of 3), never a 5xx, never unlimited.
-            during_outage = [http.post(CHAT, json=MESSAGE) for _ in range(4)]
-            assert [a.status_code for a in during_outage] == [200, 200, 200, 429]
-            assert all("x-ratelimit-limit" in a.headers for a in during_outage)
-            status, deep = storage()
-            assert status == 503
-            assert deep["rate_limits"]["storage"] == "memory"
-            assert deep["rate_limits"]["redis"]["reachable"] is False
-            assert "redis" in deep["down"]
+        private_redis.stop()
+        # Redis is gone: answered from memory (a fresh budget of 3), never a 5xx, never unlimited.
+        during_outage = [http.post(CHAT, json=MESSAGE) for _ in range(4)]
+        assert [a.status_code for a in during_outage] == [200, 200, 200, 429]
+        assert all("x-ratelimit-limit" in a.headers for a in during_outage)
+        status, deep = storage()
+        assert status == 503
+        assert deep["rate_limits"]["storage"] == "memory"
+        assert deep["rate_limits"]["redis"]["reachable"] is False
+        assert "redis" in deep["down"]
 
-            private.start()  # same port, empty: the budget in Redis starts again
-            deadline = time.monotonic() + 10
-            while storage()[1]["rate_limits"]["storage"] != "redis":
-                assert time.monotonic() < deadline, "never switched back to Redis"
-                time.sleep(0.1)
-            assert storage()[0] == 200
-            assert http.post(CHAT, json=MESSAGE).status_code == 200
-            assert private.keys(f"{prefix}:*")
-        messages = [r.getMessage() for r in caplog.records if r.name == "services.gateway.adapters.ratelimit"]
-        assert sum("rate limits are counted in memory" in m for m in messages) == 1
-        assert sum("rate limits are counted in Redis" in m for m in messages) == 1
-    finally:
-        private.close()
+        private_redis.start()  # same port, empty: the budget in Redis starts again
+        deadline = time.monotonic() + 10
+        while storage()[1]["rate_limits"]["storage"] != "redis":
+            assert time.monotonic() < deadline, "never switched back to Redis"
+            time.sleep(0.1)
+        assert storage()[0] == 200
+        assert http.post(CHAT, json=MESSAGE).status_code == 200
+        assert private_redis.keys(f"{prefix}:*")
+    messages = [r.getMessage() for r in caplog.records if r.name == "services.gateway.adapters.ratelimit"]
+    assert sum("rate limits are counted in memory" in m for m in messages) == 1
+    assert sum("rate limits are counted in Redis" in m for m in messages) == 1
 
 
 def test_a_redis_that_is_down_at_start_is_no_reason_not_to_serve(start_gateway, chat):
