@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from limits import RateLimitItem, parse_many
 
 from services.runtime.config import ConfigError, Environment
+from services.runtime.redis_client import parse_key_prefix
 
 # The upstreams the SPEC names, with their default addresses. Any other service whose contract carries
 # HTTP annotations needs its `<NAME>_ADDR` variable.
@@ -78,11 +79,9 @@ class GatewaySettings:
                 ),
                 redis_url=env.parsed("REDIS_URL", None, _redis_url, "a redis://, rediss:// or unix:// URL"),
                 key_prefix=env.parsed(
-                    "RATE_LIMIT_KEY_PREFIX",
-                    "novahouse:gateway",
-                    _key_prefix,
-                    "1 to 100 letters, digits or :._-",
-                ),
+                    "REDIS_KEY_PREFIX", "novahouse", parse_key_prefix, "letters, digits, '-', '_' or ':'"
+                )
+                + ":gateway",
                 redis_recheck_seconds=env.number(
                     "RATE_LIMIT_REDIS_RECHECK_SECONDS", 5.0, minimum=0.05, maximum=3600
                 ),
@@ -137,12 +136,6 @@ def _rate_limit(env: Environment, variable: str, default: str) -> RateLimitItem:
 def _redis_url(raw: str) -> str:
     parts = urlsplit(raw)
     if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
-        raise ValueError(raw)
-    return raw
-
-
-def _key_prefix(raw: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9:._-]{1,100}", raw):
         raise ValueError(raw)
     return raw
 

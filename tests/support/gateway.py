@@ -3,17 +3,12 @@ port), or as `python -m services.gateway` processes; and private Redis servers a
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 
 import httpx
-import redis
 import uvicorn
 
 from services.gateway.application.contracts import HttpBinding
@@ -80,70 +75,3 @@ class GatewayProcess(ServiceProcess):
                 pass
             time.sleep(0.1)
         raise TimeoutError(f"the gateway never served; its output:\n{self.output()}")
-
-
-class PrivateRedis:
-    """A redis-server of the test's own (the shared one must never be stopped), on a fixed port so
-    that it can be stopped and started again at the same address."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self._dir = Path(tempfile.mkdtemp(prefix="gateway-redis-"))
-        self._process: subprocess.Popen | None = None
-
-    def start(self) -> PrivateRedis:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed")
-        self._process = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self._dir),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis.from_url(self.url, socket_connect_timeout=0.5)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return self
-                except redis.RedisError:
-                    if time.monotonic() > deadline:
-                        raise
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-        self._process = None
-
-    def keys(self, pattern: str) -> list[bytes]:
-        client = redis.Redis.from_url(self.url)
-        try:
-            return client.keys(pattern)
-        finally:
-            client.close()
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self._dir, ignore_errors=True)

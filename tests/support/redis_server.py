@@ -44,9 +44,18 @@ class PrivateRedis:
         return self
 
     def stop(self) -> None:
+        """Kills the server (it keeps nothing on disk); start() brings it back on the same port."""
         if self._process is not None and self._process.poll() is None:
             self._process.kill()
             self._process.wait()
+        self._process = None
+
+    def keys(self, pattern: str) -> list[bytes]:
+        client = redis.Redis.from_url(self.url)
+        try:
+            return client.keys(pattern)
+        finally:
+            client.close()
 
     def close(self) -> None:
         self.stop()

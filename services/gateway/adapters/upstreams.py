@@ -19,15 +19,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.ports import UpstreamError
+from services.runtime.grpc_client import CHANNEL_OPTIONS
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
-CHANNEL_OPTIONS = (
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.keepalive_time_ms", 30000),
-    ("grpc.keepalive_timeout_ms", 10000),
-)
 
 
 class GrpcUpstreams:

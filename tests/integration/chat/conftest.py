@@ -3,68 +3,9 @@ sinks behind the notifier, on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import grpc
 import pytest
 
-from novahouse.chat.v1 import chat_pb2_grpc
-from novahouse.consent.v1 import consent_pb2_grpc
-from services.runtime.service_main import RunningService
-from tests.support.network import free_port
-from tests.support.services import (
-    chat_environ,
-    consent_environ,
-    notifier_environ,
-    start_chat,
-    start_consent,
-    start_notifier,
-)
-
-
-class ChatStack:
-    """consent + notifier + chat; consent can be stopped and started again on its port."""
-
-    def __init__(self, databases, var_dir: str, sinks_environ: dict[str, str], **chat_overrides: str) -> None:
-        self._consent_environ = consent_environ(databases("consent"), var_dir, CONSENT_PORT=str(free_port()))
-        self.consent_service: RunningService | None = start_consent(self._consent_environ)
-        self.consent_address = f"127.0.0.1:{self.consent_service.port}"
-        # The notifier's retry job delivers what concurrent callers found its channel busy for.
-        self.notifier_service = start_notifier(
-            notifier_environ(
-                databases("notifier"),
-                var_dir,
-                SCHEDULER_ENABLED="true",
-                DLQ_RETRY_MINUTES="0.005",
-                **sinks_environ,
-            )
-        )
-        self.chat_environ = chat_environ(
-            databases("chat"),
-            var_dir,
-            CONSENT_ADDR=self.consent_address,
-            NOTIFIER_ADDR=f"127.0.0.1:{self.notifier_service.port}",
-            **chat_overrides,
-        )
-        self.chat_service = start_chat(self.chat_environ)
-        self._channels = [
-            grpc.insecure_channel(self.consent_address),
-            grpc.insecure_channel(f"127.0.0.1:{self.chat_service.port}"),
-        ]
-        self.consent = consent_pb2_grpc.ConsentServiceStub(self._channels[0])
-        self.chat = chat_pb2_grpc.ChatServiceStub(self._channels[1])
-
-    def stop_consent(self) -> None:
-        self.consent_service.stop()
-        self.consent_service = None
-
-    def start_consent(self) -> None:
-        self.consent_service = start_consent(self._consent_environ)
-
-    def close(self) -> None:
-        for channel in self._channels:
-            channel.close()
-        for running in (self.chat_service, self.notifier_service, self.consent_service):
-            if running is not None:
-                running.stop()
+from tests.support.stack import ChatStack
 
 
 @pytest.fixture

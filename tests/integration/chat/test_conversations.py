@@ -9,10 +9,10 @@ import pytest
 
 from novahouse.chat.v1 import chat_pb2 as pb
 from novahouse.consent.v1 import consent_pb2
-from tests.integration.chat.conftest import ChatStack
 from tests.support.network import free_port
 from tests.support.rpc import violated_fields
 from tests.support.services import notifier_environ, start_notifier
+from tests.support.stack import ChatStack
 
 VISITOR = (("x-client-ip", "203.0.113.9"), ("x-client-user-agent", "Mozilla/5.0 (Android 15)"))
 HOT = "Mój email to anna@example.com, telefon 601 234 567, budżet 150 tys zł"

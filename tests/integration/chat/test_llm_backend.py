@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from novahouse.chat.v1 import chat_pb2 as pb
-from tests.integration.chat.conftest import ChatStack
 from tests.support.fake_sinks import FakeHttpSink
+from tests.support.stack import ChatStack
 
 
 @pytest.fixture

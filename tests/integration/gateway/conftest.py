@@ -16,7 +16,8 @@ from services.consent.bootstrap import ENTRY_POINT
 from services.runtime.db import normalise_url
 from tests.integration.consent.conftest import consent_settings
 from tests.support.fake_upstreams import start_fake
-from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, GatewayServer, PrivateRedis, unique_prefix
+from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, GatewayServer, unique_prefix
+from tests.support.redis_server import PrivateRedis
 
 HIGH_LIMITS = {
     "CHAT_RATE_LIMIT": "1000 per minute",
@@ -58,7 +59,7 @@ def upstream_environ(consent_upstream, chat, notifier):
         "CONSENT_ADDR": consent_upstream,
         "CHAT_ADDR": chat.address,
         "NOTIFIER_ADDR": notifier.address,
-        "RATE_LIMIT_KEY_PREFIX": unique_prefix(),
+        "REDIS_KEY_PREFIX": unique_prefix(),
         "ADMIN_API_KEY": ADMIN_KEY,
         "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
         **HIGH_LIMITS,
@@ -68,7 +69,7 @@ def upstream_environ(consent_upstream, chat, notifier):
         environ["REDIS_URL"] = shared_redis
     yield environ
     if shared_redis:
-        delete_keys(shared_redis, environ["RATE_LIMIT_KEY_PREFIX"])
+        delete_keys(shared_redis, environ["REDIS_KEY_PREFIX"])
 
 
 def delete_keys(url: str, prefix: str) -> None:

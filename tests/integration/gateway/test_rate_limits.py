@@ -116,7 +116,7 @@ def test_redis_stopped_mid_run_limits_continue_in_memory_then_return_to_redis(
     prefix = "test:gateway:failover"
     gateway = start_gateway(
         REDIS_URL=private_redis.url,
-        RATE_LIMIT_KEY_PREFIX=prefix,
+        REDIS_KEY_PREFIX=prefix,
         RATE_LIMIT_REDIS_RECHECK_SECONDS="0.2",
         CHAT_RATE_LIMIT="3 per hour",
     )

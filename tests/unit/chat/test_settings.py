@@ -7,7 +7,11 @@ from services.runtime.config import ConfigError, Environment
 def test_defaults_follow_the_spec():
     settings = ChatSettings.from_env(Environment({}))
     assert settings.followup_delays == (1800, 86400, 259200)
-    assert (settings.lead_alert_threshold, settings.session_timeout_seconds, settings.cache_cleanup_seconds) == (
+    assert (
+        settings.lead_alert_threshold,
+        settings.session_timeout_seconds,
+        settings.cache_cleanup_seconds,
+    ) == (
         70,
         1800,
         600,

@@ -73,7 +73,7 @@ def test_values_as_operators_write_them():
         ("API_RATE_LIMIT_HOUR", "200 per fortnight"),
         ("API_RATE_LIMIT_MINUTE", "5 per minute; 10 per hour"),
         ("RATE_LIMIT_STRATEGY", "token-bucket"),
-        ("RATE_LIMIT_KEY_PREFIX", "has spaces"),
+        ("REDIS_KEY_PREFIX", "has spaces"),
         ("RATE_LIMIT_REDIS_RECHECK_SECONDS", "0"),
         ("REDIS_URL", "http://localhost:6379"),
         ("TRUSTED_PROXIES", "10.0.0.0/8, the-load-balancer"),

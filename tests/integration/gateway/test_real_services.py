@@ -1,0 +1,188 @@
+"""Every SPEC §3 route through the gateway to the real consent, notifier and chat services (in-process
+gRPC servers, fake Slack/Monday/SMTP behind the notifier), on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+import httpx
+import pytest
+
+from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, GatewayServer, unique_prefix
+from tests.support.stack import ChatStack
+
+ADMIN = {"X-ADMIN-API-KEY": ADMIN_KEY}
+BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh)", "X-Forwarded-For": "198.51.100.7"}
+
+
+@pytest.fixture
+def stack(databases, tmp_path, sinks_environ):
+    running = ChatStack(databases, str(tmp_path), sinks_environ, FOLLOWUP_DELAYS="1s,1h")
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def http(stack):
+    gateway = GatewayServer(
+        {
+            **stack.addresses,
+            "ADMIN_API_KEY": ADMIN_KEY,
+            "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
+            "TRUSTED_PROXIES": "127.0.0.1/32",
+            "REDIS_KEY_PREFIX": unique_prefix(),
+            "CHAT_RATE_LIMIT": "1000 per minute",
+            "API_RATE_LIMIT_MINUTE": "1000 per minute",
+            "API_RATE_LIMIT_HOUR": "1000 per hour",
+        }
+    ).start()
+    with httpx.Client(base_url=gateway.url, timeout=20) as client:
+        yield client
+    gateway.stop()
+
+
+def wait_for(fetch, condition, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = fetch()
+        if condition(value):
+            return value
+        assert time.monotonic() < deadline, f"still {value}"
+        time.sleep(0.1)
+
+
+def test_the_chat_routes(http, slack):
+    first = http.post(
+        "/api/chatbot/chat", json={"message": "Dzień dobry", "session_id": "web-1"}, headers=BROWSER
+    )
+    assert first.status_code == 200
+    body = first.json()
+    assert set(body) == {"conversation_id", "session_id", "reply", "lead_id", "lead_score"}
+    assert (body["session_id"], body["lead_id"], body["lead_score"]) == ("web-1", "", 0)
+    hot = http.post(
+        "/api/chatbot/chat",
+        json={"message": "anna@example.com, 601 234 567, budżet 200 tys zł", "session_id": "web-1"},
+        headers=BROWSER,
+    ).json()
+    assert hot["lead_score"] == 70
+    slack.wait_for(1)
+
+    conversation = http.get("/api/chatbot/conversations/web-1").json()
+    assert conversation["email"] == "anna@example.com"
+    assert [m["role"] for m in conversation["messages"]] == ["MESSAGE_ROLE_USER", "MESSAGE_ROLE_BOT"] * 2
+    assert http.get("/api/chatbot/conversations/nobody").status_code == 404
+    bad = http.post("/api/chatbot/chat", json={"message": "", "session_id": "web-1"})
+    assert bad.status_code == 400
+    assert bad.json()["details"][0]["field_violations"][0]["field"] == "message"
+
+
+def test_the_consent_routes_and_the_audit_trail(http):
+    email = "maria+news@example.com"
+    unsubscribed = http.post(
+        "/api/unsubscribe", json={"email": email, "reason": "Too many emails"}, headers=BROWSER
+    )
+    assert unsubscribed.json() == {
+        "success": True,
+        "message": "Successfully unsubscribed from marketing emails",
+        "email": email,
+    }
+    revoked = http.post(
+        "/api/revoke-consent", json={"email": email, "reason": "forget me"}, headers=BROWSER
+    ).json()
+    assert (revoked["success"], revoked["affected_records"]) == (True, 0)
+
+    path = "/api/unsubscribe/status/maria%2Bnews%40example.com"
+    assert http.get(path).status_code == 401
+    status = http.get(path, headers=ADMIN).json()
+    assert (status["email"], status["is_unsubscribed"], status["last_action"]) == (
+        email,
+        True,
+        "revoke-consent",
+    )
+    token = hmac.new(UNSUBSCRIBE_SECRET.encode(), email.encode(), hashlib.sha256).hexdigest()
+    assert http.get(f"{path}?token={token}").json()["is_unsubscribed"] is True
+
+    log = http.get("/api/admin/consent/audit-log", params={"email": email}, headers=ADMIN).json()
+    assert [e["action"] for e in log["entries"]] == ["revoke-consent", "unsubscribe"]
+    assert {(e["ip_address"], e["user_agent"]) for e in log["entries"]} == {
+        ("198.51.100.7", "Mozilla/5.0 (Macintosh)")
+    }
+
+
+def test_the_dead_letter_and_breaker_admin_routes(http, slack):
+    slack.answer("error")
+    http.post(
+        "/api/chatbot/chat",
+        json={"message": "ola@example.com 601 234 567 budżet 90 tys", "session_id": "dlq-1"},
+    )
+
+    stats = wait_for(
+        lambda: http.get("/api/admin/dlq/stats", headers=ADMIN).json(), lambda s: int(s["pending"]) >= 1
+    )
+    assert stats["oldest_pending_age_seconds"] >= 0
+    entries = http.get(
+        "/api/admin/dlq/entries", params={"status": "DEAD_LETTER_STATUS_PENDING"}, headers=ADMIN
+    )
+    [entry] = [e for e in entries.json()["entries"] if e["channel"] == "CHANNEL_SLACK"]
+    assert entry["last_error_status"] == 500
+    assert (
+        http.get(f"/api/admin/dlq/entries/{entry['id']}", headers=ADMIN).json()["entry"]["id"] == entry["id"]
+    )
+    breakers = http.get("/api/admin/breakers", headers=ADMIN).json()["breakers"]
+    assert {b["name"] for b in breakers} == {"slack", "monday", "email"}
+
+    slack.answer("ok")
+    assert (
+        http.post("/api/admin/breakers/slack/reset", headers=ADMIN).json()["breaker"]["state"]
+        == "BREAKER_STATE_CLOSED"
+    )
+    retried = http.post("/api/admin/dlq/retry", json={"ids": [entry["id"]]}, headers=ADMIN).json()
+    assert (retried["retried"], retried["delivered"]) == (1, 1)
+    assert len(slack.delivered()) == 1
+    purge = http.post("/api/admin/dlq/purge", json={"status": "DEAD_LETTER_STATUS_PENDING"}, headers=ADMIN)
+    assert purge.status_code == 400
+    assert http.post("/api/admin/dlq/redrive", json={}, headers=ADMIN).json() == {"redriven": 0}
+
+
+def test_the_follow_up_admin_routes(http, stack):
+    http.post(
+        "/api/chatbot/chat",
+        json={
+            "message": "Proszę o ofertę",
+            "session_id": "f-1",
+            "email": "jan@example.com",
+            "rodo_consent": True,
+        },
+    )
+    due = wait_for(
+        lambda: http.get("/api/admin/followups/due", headers=ADMIN).json()["followups"],
+        lambda found: len(found) == 1,
+    )
+    assert (due[0]["session_id"], due[0]["followup_number"]) == ("f-1", 1)
+    run = wait_for(
+        lambda: http.post("/api/admin/followups/run", headers=ADMIN).json(),
+        lambda r: r["sent"] == 1 or r["deferred"] == 0,
+    )
+    assert (run["sent"], run["deferred"]) == (1, 0)
+    again = http.post(
+        "/api/admin/followups/send",
+        json={"conversation_id": due[0]["conversation_id"], "followup_number": 1},
+        headers=ADMIN,
+    )
+    assert again.json() == {"status": "FOLLOWUP_STATUS_ALREADY_SENT"}
+
+
+def test_health_reports_the_real_services(http):
+    assert http.get("/api/health").json() == {"status": "ok"}
+    deep = http.get("/api/health/deep")
+    assert deep.status_code == 200, deep.text
+    services = deep.json()["services"]
+    assert set(services) == {"consent", "notifier", "chat"}
+    assert deep.json()["down"] == []
+    for report in services.values():
+        assert report["health"] == "SERVING"
+        assert report["diagnostics"]["dependencies"][0]["reachable"] is True
+    jobs = {job["id"] for job in services["notifier"]["diagnostics"]["jobs"]}
+    assert jobs == {"dlq_retry", "dlq_cleanup"}
