@@ -68,7 +68,8 @@ class _SharedStorage(pybreaker.CircuitRedisStorage):
 class _StateChangeLog(pybreaker.CircuitBreakerListener):
     def state_change(self, cb: pybreaker.CircuitBreaker, old_state: Any, new_state: Any) -> None:
         before = old_state.name if old_state is not None else "-"
-        log.warning("circuit breaker %s: %s -> %s", cb.name, before, new_state.name)
+        if before != new_state.name:
+            log.warning("circuit breaker %s: %s -> %s", cb.name, before, new_state.name)
 
 
 class Breaker:

@@ -22,7 +22,14 @@ from tests.support.services import (
 class ChatStack:
     """consent + notifier + chat; consent can be stopped and started again on its port."""
 
-    def __init__(self, databases, var_dir: str, sinks_environ: dict[str, str], **chat_overrides: str) -> None:
+    def __init__(
+        self,
+        databases,
+        var_dir: str,
+        sinks_environ: dict[str, str],
+        notifier_overrides: dict[str, str] | None = None,
+        **chat_overrides: str,
+    ) -> None:
         self._consent_environ = consent_environ(databases("consent"), var_dir, CONSENT_PORT=str(free_port()))
         self.consent_service: RunningService | None = start_consent(self._consent_environ)
         self.consent_address = f"127.0.0.1:{self.consent_service.port}"
@@ -31,9 +38,12 @@ class ChatStack:
             notifier_environ(
                 databases("notifier"),
                 var_dir,
-                SCHEDULER_ENABLED="true",
-                DLQ_RETRY_MINUTES="0.005",
-                **sinks_environ,
+                **{
+                    "SCHEDULER_ENABLED": "true",
+                    "DLQ_RETRY_MINUTES": "0.005",
+                    **sinks_environ,
+                    **(notifier_overrides or {}),
+                },
             )
         )
         self.chat_environ = chat_environ(

@@ -19,7 +19,9 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh)", "X-Forwarded-For": "198.51.1
 
 @pytest.fixture
 def stack(databases, tmp_path, sinks_environ):
-    running = ChatStack(databases, str(tmp_path), sinks_environ, FOLLOWUP_DELAYS="1s,1h")
+    # The notifier's own retry job stays out of the way of the admin routes under test.
+    slow_retries = {"DLQ_RETRY_MINUTES": "60"}
+    running = ChatStack(databases, str(tmp_path), sinks_environ, slow_retries, FOLLOWUP_DELAYS="1s,1h")
     yield running
     running.close()
 
