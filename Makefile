@@ -25,7 +25,9 @@ protos: install
 	rm -rf novahouse
 	$(PY) -m services.runtime.protogen $(PROTO_DIR) .
 
-run: run-consent
+# The whole stack: consent, notifier, chat and the gateway as four processes (services/launcher.py).
+run: protos
+	$(PY) -m services
 
 $(addprefix run-,$(SERVICES)): run-%: protos
 	$(PY) -m services.$*

@@ -30,5 +30,5 @@ def configure_logging(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # Libraries that narrate every connection at INFO drown the call log.
-    for noisy in ("apscheduler.executors.default", "alembic.runtime.migration"):
+    for noisy in ("apscheduler.scheduler", "apscheduler.executors.default", "alembic.runtime.migration"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

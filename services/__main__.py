@@ -1,0 +1,3 @@
+from services.launcher import main
+
+main()
