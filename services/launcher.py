@@ -16,15 +16,12 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-
 from services.runtime.config import ConfigError, Environment
+from services.runtime.healthcheck import grpc_serving, http_ok
 
 STARTUP_TIMEOUT_SECONDS = 60.0
 STOP_ORDER = ("gateway", "chat", "notifier", "consent")
@@ -43,29 +40,6 @@ class Child:
 def _die_with_parent() -> None:
     """Runs in the child between fork and exec: SIGTERM it when the launcher goes away."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-def _grpc_serving(address: str) -> Callable[[], bool]:
-    def ready() -> bool:
-        with grpc.insecure_channel(address) as channel:
-            try:
-                reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
-            except grpc.RpcError:
-                return False
-            return reply.status == health_pb2.HealthCheckResponse.SERVING
-
-    return ready
-
-
-def _http_ok(url: str) -> Callable[[], bool]:
-    def ready() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:  # noqa: S310 (our own loopback URL)
-                return response.status == 200
-        except OSError:
-            return False
-
-    return ready
 
 
 def _reachable(host: str) -> str:
@@ -87,8 +61,10 @@ def _children(env: Environment) -> list[Child]:
         ("chat", ChatSettings.from_env(env)),
     ):
         host, port = _reachable(settings.server.host), settings.server.port
-        children.append(Child(name, _grpc_serving(f"{host}:{port}")))
-    children.append(Child("gateway", _http_ok(gateway_url(env) + "/api/health")))
+        address = f"{host}:{port}"
+        children.append(Child(name, lambda address=address: grpc_serving(address) is None))
+    health_url = gateway_url(env) + "/api/health"
+    children.append(Child("gateway", lambda: http_ok(health_url) is None))
     return children
 
 
