@@ -8,6 +8,8 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.runtime.healthcheck import http_ok
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
@@ -32,3 +34,11 @@ def wait_until_serving(address: str, service: str = "", timeout: float = 30.0) -
             return
         time.sleep(0.1)
     raise TimeoutError(f"{address} did not report SERVING within {timeout}s")
+
+
+def wait_until_http_ok(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while http_ok(url) is not None:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{url} did not answer 200 within {timeout}s")
+        time.sleep(0.1)
