@@ -7,22 +7,9 @@ from dataclasses import dataclass
 from sqlalchemy.engine import URL
 
 from services.runtime.breakers import BreakerSettings
-from services.runtime.config import Environment, ServerSettings
+from services.runtime.config import Environment, ServerSettings, parse_host_port, parse_http_url
 from services.runtime.db import normalise_url
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
-
-
-def _address(raw: str) -> str:
-    host, _, port = raw.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(raw)
-    return raw
-
-
-def _http_url(raw: str) -> str:
-    if not raw.startswith(("http://", "https://")):
-        raise ValueError(raw)
-    return raw
 
 
 @dataclass(frozen=True)
@@ -62,7 +49,7 @@ class ChatSettings:
     def from_env(cls, env: Environment) -> ChatSettings:
         server = ServerSettings.from_env(env, port_variable="CHAT_PORT", default_port=50053)
         upstream_timeout = env.number("UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=120)
-        llm_url = env.parsed("LLM_API_URL", None, _http_url, "an http(s) URL")
+        llm_url = env.parsed("LLM_API_URL", None, parse_http_url, "an http(s) URL")
         return cls(
             server=server,
             database_url=env.parsed(
@@ -72,8 +59,8 @@ class ChatSettings:
                 "a postgresql:// or sqlite:/// URL",
             ),
             auto_migrate=env.flag("AUTO_MIGRATE", True),
-            consent_address=env.parsed("CONSENT_ADDR", "localhost:50051", _address, "host:port"),
-            notifier_address=env.parsed("NOTIFIER_ADDR", "localhost:50052", _address, "host:port"),
+            consent_address=env.parsed("CONSENT_ADDR", "localhost:50051", parse_host_port, "host:port"),
+            notifier_address=env.parsed("NOTIFIER_ADDR", "localhost:50052", parse_host_port, "host:port"),
             upstream_timeout_seconds=upstream_timeout,
             redis_url=env.parsed("REDIS_URL", None, parse_redis_url, "a redis:// URL"),
             redis_key_prefix=env.parsed(

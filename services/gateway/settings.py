@@ -6,12 +6,11 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
 from limits import RateLimitItem, parse_many
 
-from services.runtime.config import ConfigError, Environment
-from services.runtime.redis_client import parse_key_prefix
+from services.runtime.config import ConfigError, Environment, parse_host_port
+from services.runtime.redis_client import parse_key_prefix, parse_redis_url
 
 # The upstreams the SPEC names, with their default addresses. Any other service whose contract carries
 # HTTP annotations needs its `<NAME>_ADDR` variable.
@@ -27,7 +26,6 @@ STRATEGIES = {
     "moving-window": "moving-window",
 }
 MIN_SECRET_CHARACTERS = 16
-_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
 
 
@@ -77,7 +75,9 @@ class GatewaySettings:
                     lambda raw: STRATEGIES[raw.lower()] if raw.lower() in STRATEGIES else _reject(raw),
                     "one of sliding-window, fixed-window, moving-window",
                 ),
-                redis_url=env.parsed("REDIS_URL", None, _redis_url, "a redis://, rediss:// or unix:// URL"),
+                redis_url=env.parsed(
+                    "REDIS_URL", None, parse_redis_url, "a redis://, rediss:// or unix:// URL"
+                ),
                 key_prefix=env.parsed(
                     "REDIS_KEY_PREFIX", "novahouse", parse_key_prefix, "letters, digits, '-', '_' or ':'"
                 )
@@ -112,13 +112,7 @@ def _upstream_address(env: Environment, name: str) -> str:
     if default is None and env.optional(variable) is None:
         raise ConfigError(variable, f"{expected} (the {name} service has HTTP routes)", "")
 
-    def parse(raw: str) -> str:
-        match = _HOST_PORT.match(raw)
-        if not match or not 1 <= int(match.group(1)) <= 65535:
-            raise ValueError(raw)
-        return raw
-
-    return env.parsed(variable, default or "", parse, expected)
+    return env.parsed(variable, default or "", parse_host_port, expected)
 
 
 def _rate_limit(env: Environment, variable: str, default: str) -> RateLimitItem:
@@ -131,13 +125,6 @@ def _rate_limit(env: Environment, variable: str, default: str) -> RateLimitItem:
         return items[0]
 
     return env.parsed(variable, parse(default), parse, "one rate limit such as '30 per minute'")
-
-
-def _redis_url(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
-        raise ValueError(raw)
-    return raw
 
 
 def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from urllib.parse import urlparse
 
 from sqlalchemy.engine import URL
 
 from services.notifier.domain.model import Channel
 from services.runtime.breakers import BreakerSettings
-from services.runtime.config import Environment, ServerSettings
+from services.runtime.config import Environment, ServerSettings, parse_http_url
 from services.runtime.db import normalise_url
 from services.runtime.emails import normalise_email
 from services.runtime.errors import InvalidArgument
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
 
 log = logging.getLogger(__name__)
-
-
-def _http_url(raw: str) -> str:
-    parsed = urlparse(raw)
-    if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise ValueError(raw)
-    return raw
 
 
 def _address(raw: str) -> str:
@@ -94,12 +86,12 @@ class NotifierSettings:
 
         slack = channel(
             Channel.SLACK,
-            {"SLACK_WEBHOOK_URL": env.parsed("SLACK_WEBHOOK_URL", None, _http_url, "an http(s) URL")},
+            {"SLACK_WEBHOOK_URL": env.parsed("SLACK_WEBHOOK_URL", None, parse_http_url, "an http(s) URL")},
         )
         monday = channel(
             Channel.MONDAY,
             {
-                "MONDAY_API_URL": env.parsed("MONDAY_API_URL", None, _http_url, "an http(s) URL"),
+                "MONDAY_API_URL": env.parsed("MONDAY_API_URL", None, parse_http_url, "an http(s) URL"),
                 "MONDAY_API_KEY": env.optional("MONDAY_API_KEY"),
                 "MONDAY_BOARD_ID": env.optional("MONDAY_BOARD_ID"),
             },

@@ -41,6 +41,25 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
+_HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
+
+
+def parse_host_port(raw: str) -> str:
+    """'consent:50051', '127.0.0.1:50051' or '[::1]:50051'; raises ValueError."""
+    match = _HOST_PORT.match(raw)
+    if not match or not 1 <= int(match.group(1)) <= 65535:
+        raise ValueError(raw)
+    return raw
+
+
+def parse_http_url(raw: str) -> str:
+    """An absolute http(s) URL; raises ValueError."""
+    scheme, _, rest = raw.partition("://")
+    if scheme.lower() not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ValueError(raw)
+    return raw
+
+
 class Environment:
     """Typed, validated access to environment variables. An empty value counts as unset."""
 

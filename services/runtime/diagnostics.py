@@ -9,12 +9,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from sqlalchemy import Engine, text
 
 from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.runtime.grpc_server import ServiceDefinition
 from services.runtime.scheduler import JobScheduler
+from services.runtime.timestamps import timestamp
 
 SERVICE_NAME = diagnostics_pb2.DESCRIPTOR.services_by_name["DiagnosticsService"].full_name
 PROBE_TIMEOUT_SECONDS = 2.0
@@ -74,7 +74,7 @@ class Diagnostics:
             for job in self.scheduler.jobs():
                 entry = response.jobs.add(id=job.id, interval_seconds=job.interval_seconds)
                 if job.next_run_time is not None:
-                    entry.next_run_time.CopyFrom(_timestamp(job.next_run_time))
+                    entry.next_run_time.CopyFrom(timestamp(job.next_run_time))
         return response
 
     def definition(self) -> ServiceDefinition:
@@ -96,9 +96,3 @@ class _DiagnosticsServicer(diagnostics_pb2_grpc.DiagnosticsServiceServicer):
         self, request: diagnostics_pb2.GetDiagnosticsRequest, context: grpc.ServicerContext
     ) -> diagnostics_pb2.GetDiagnosticsResponse:
         return self._diagnostics.report()
-
-
-def _timestamp(value: object) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp

@@ -14,6 +14,22 @@ from tests.support.network import wait_until_serving
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+def run_module(
+    module: str, environ: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    """Runs `python -m <module>` to completion with only `environ` (and PATH) set: what a service does
+    on its own with a given configuration."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", **environ},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
 class ServiceProcess:
     """One service process with its own environment; its output goes to a file the test can read."""
 

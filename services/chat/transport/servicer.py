@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from novahouse.chat.v1 import chat_pb2 as pb
 from novahouse.chat.v1 import chat_pb2_grpc
@@ -15,6 +14,7 @@ from services.chat.domain.model import FollowupOutcome, Role
 from services.runtime.errors import InvalidArgument
 from services.runtime.grpc_server import caller_identity
 from services.runtime.pagination import page_limit
+from services.runtime.timestamps import timestamp
 
 _ROLE = {
     Role.USER: pb.MESSAGE_ROLE_USER,
@@ -70,7 +70,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                 pb.Message(
                     role=_ROLE[m.role],
                     text=m.text,
-                    created_at=_timestamp(m.created_at),
+                    created_at=timestamp(m.created_at),
                     followup_number=m.followup_number,
                 )
                 for m in view.messages
@@ -113,9 +113,3 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             skipped_no_consent=report.skipped_no_consent,
             deferred=report.deferred,
         )
-
-
-def _timestamp(value: dt.datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
 from services.consent.application.service import ConsentService, RecordConsent
 from services.consent.domain.model import AuditEntry, Purpose, Subject
 from services.runtime.errors import InvalidArgument
 from services.runtime.grpc_server import caller_identity
+from services.runtime.timestamps import timestamp
 
 UNSUBSCRIBED_MESSAGE = "Successfully unsubscribed from marketing emails"
 REVOKED_MESSAGE = "All consents revoked. Your data will not be processed."
@@ -88,14 +88,6 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         )
 
 
-def _timestamp(value: dt.datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def _status_fields(subject: Subject) -> dict:
     return {
         "email": subject.email,
@@ -103,7 +95,7 @@ def _status_fields(subject: Subject) -> dict:
         "marketing_consent": subject.marketing_consent,
         "rodo_consent": subject.rodo_consent,
         "last_action": subject.last_action.value if subject.last_action else "",
-        "last_action_at": _timestamp(subject.last_action_at),
+        "last_action_at": timestamp(subject.last_action_at),
     }
 
 
@@ -112,7 +104,7 @@ def _audit_entry(entry: AuditEntry) -> consent_pb2.AuditEntry:
         id=entry.id or 0,
         email=entry.email,
         action=entry.action.value,
-        timestamp=_timestamp(entry.occurred_at),
+        timestamp=timestamp(entry.occurred_at),
         ip_address=entry.ip_address,
         user_agent=entry.user_agent,
         reason=entry.reason,

@@ -6,7 +6,6 @@ import datetime as dt
 import json
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from novahouse.notifier.v1 import notifier_pb2 as pb
 from novahouse.notifier.v1 import notifier_pb2_grpc
@@ -23,6 +22,7 @@ from services.notifier.domain.model import (
 )
 from services.runtime.breakers import BreakerStatus
 from services.runtime.errors import InvalidArgument
+from services.runtime.timestamps import timestamp
 
 _NOTIFY_STATUS = {
     NotifyStatus.DELIVERED: pb.NOTIFICATION_STATUS_DELIVERED,
@@ -139,14 +139,6 @@ def _id(value: str, field: str) -> int:
     return int(value)
 
 
-def _timestamp(value: dt.datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def _dead_letter(n: Notification) -> pb.DeadLetter:
     error = n.last_error
     return pb.DeadLetter(
@@ -158,9 +150,9 @@ def _dead_letter(n: Notification) -> pb.DeadLetter:
         last_error_class=error.kind if error else "",
         last_error_status=error.status if error else 0,
         last_error_text=error.text if error else "",
-        next_attempt_at=_timestamp(n.next_attempt_at),
-        created_at=_timestamp(n.created_at),
-        delivered_at=_timestamp(n.finished_at if n.status is Status.DELIVERED else None),
+        next_attempt_at=timestamp(n.next_attempt_at),
+        created_at=timestamp(n.created_at),
+        delivered_at=timestamp(n.finished_at if n.status is Status.DELIVERED else None),
         payload_json=json.dumps(message_payload(n.message), ensure_ascii=False),
     )
 
@@ -172,5 +164,5 @@ def _breaker(status: BreakerStatus) -> pb.Breaker:
         fail_counter=status.fail_counter,
         fail_max=status.fail_max,
         reset_timeout_seconds=status.reset_timeout,
-        opened_at=_timestamp(status.opened_at),
+        opened_at=timestamp(status.opened_at),
     )

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2
 
 from tests.support.network import free_port, health_status
-from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.processes import ServiceProcess, run_module
 from tests.support.reflection import ReflectionClient
 from tests.support.services import PSEUDONYM_KEY
 
@@ -60,14 +59,7 @@ def test_sigterm_stops_it_cleanly(consent_process):
 
 
 def run_consent(environ: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services.consent", *args],
-        cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **environ},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("services.consent", environ, *args)
 
 
 @pytest.mark.parametrize(

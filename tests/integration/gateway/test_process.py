@@ -4,13 +4,12 @@ SIGTERM, the access log, and a refusal to start on a malformed setting."""
 from __future__ import annotations
 
 import subprocess
-import sys
 
 import httpx
 import pytest
 
 from tests.support.gateway import GatewayProcess
-from tests.support.processes import REPO_ROOT
+from tests.support.processes import run_module
 
 
 @pytest.fixture
@@ -56,14 +55,7 @@ def test_sigterm_stops_it_gracefully_and_every_request_was_logged(processes, ups
 
 
 def run_gateway(environ: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "services.gateway"],
-        cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **environ},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return run_module("services.gateway", environ)
 
 
 @pytest.mark.parametrize(
