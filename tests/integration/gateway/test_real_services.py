@@ -120,15 +120,18 @@ def test_the_dead_letter_and_breaker_admin_routes(http, slack):
         json={"message": "ola@example.com 601 234 567 budżet 90 tys", "session_id": "dlq-1"},
     )
 
-    stats = wait_for(
-        lambda: http.get("/api/admin/dlq/stats", headers=ADMIN).json(), lambda s: int(s["pending"]) >= 1
-    )
+    def failed_slack_entries() -> list[dict]:
+        """Pending Slack entries whose first attempt is over (an entry is pending from the moment it is
+        accepted, before that attempt)."""
+        pending = {"status": "DEAD_LETTER_STATUS_PENDING"}
+        entries = http.get("/api/admin/dlq/entries", params=pending, headers=ADMIN).json()["entries"]
+        return [e for e in entries if e["channel"] == "CHANNEL_SLACK" and e["attempts"] >= 1]
+
+    [entry] = wait_for(failed_slack_entries, lambda found: len(found) == 1)
+    assert (entry["attempts"], entry["last_error_status"]) == (1, 500)
+    stats = http.get("/api/admin/dlq/stats", headers=ADMIN).json()
+    assert int(stats["pending"]) == 1
     assert stats["oldest_pending_age_seconds"] >= 0
-    entries = http.get(
-        "/api/admin/dlq/entries", params={"status": "DEAD_LETTER_STATUS_PENDING"}, headers=ADMIN
-    )
-    [entry] = [e for e in entries.json()["entries"] if e["channel"] == "CHANNEL_SLACK"]
-    assert entry["last_error_status"] == 500
     assert (
         http.get(f"/api/admin/dlq/entries/{entry['id']}", headers=ADMIN).json()["entry"]["id"] == entry["id"]
     )
