@@ -9,6 +9,7 @@ skipping the tests that need it.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from contextlib import ExitStack
 
@@ -24,6 +25,8 @@ from tests.support.databases import (
     truncate_all,
 )
 from tests.support.fake_sinks import ESCALATION_EMAIL, FakeHttpSink, FakeSmtpServer
+from tests.support.postgres_server import PrivatePostgres, postgres_binaries
+from tests.support.redis_server import PrivateRedis
 
 REQUIRE_SERVICES = os.environ.get("TEST_REQUIRE_SERVICES", "") == "1"
 
@@ -81,6 +84,27 @@ def redis_url() -> str:
     if url is None or not _redis_reachable(url):
         _unavailable("no Redis: TEST_REDIS_URL unset or unreachable")
     return url
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of the test's own, which it may stop and start (the shared one never is)."""
+    if shutil.which("redis-server") is None:
+        _unavailable("redis-server is not installed")
+    server = PrivateRedis().start()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module")
+def private_postgres():
+    """A PostgreSQL server of the module's own, which its tests may stop and start (the shared one
+    never is); tests create their own databases on it."""
+    if postgres_binaries() is None:
+        _unavailable("initdb/pg_ctl are not installed")
+    server = PrivatePostgres().start()
+    yield server
+    server.close()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -13,6 +13,7 @@ from contextlib import ExitStack
 import grpc
 import httpx
 import pytest
+from sqlalchemy.engine import URL
 
 from services.runtime.db import normalise_url
 from tests.support.databases import fresh_postgres_database, postgres_admin_url, postgres_reachable
@@ -30,11 +31,20 @@ class Stack:
     """Four service processes; any of them can be killed and started again on its port."""
 
     def __init__(
-        self, exits: ExitStack, var_dir: str, sinks: dict[str, str], **overrides: dict[str, str]
+        self,
+        exits: ExitStack,
+        var_dir: str,
+        sinks: dict[str, str],
+        *,
+        postgres: URL | None = None,
+        redis_url: str | None = None,
+        **overrides: dict[str, str],
     ) -> None:
-        admin = postgres_admin_url()
+        """Databases go to `postgres` (an admin URL) and limits and caches to `redis_url` when given,
+        else to TEST_DATABASE_URL and TEST_REDIS_URL when those are set."""
+        admin = postgres or postgres_admin_url()
         use_postgres = admin is not None and postgres_reachable(admin)
-        redis_url = os.environ.get("TEST_REDIS_URL", "").strip()
+        redis_url = redis_url or os.environ.get("TEST_REDIS_URL", "").strip()
         self.backend = "postgresql" if use_postgres else "sqlite"
 
         def database(name: str) -> str:

@@ -6,7 +6,6 @@ them."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import httpx
 import pytest
@@ -17,7 +16,6 @@ from services.runtime.db import normalise_url
 from tests.integration.consent.conftest import consent_settings
 from tests.support.fake_upstreams import start_fake
 from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, GatewayServer, unique_prefix
-from tests.support.redis_server import PrivateRedis
 
 HIGH_LIMITS = {
     "CHAT_RATE_LIMIT": "1000 per minute",
@@ -110,19 +108,6 @@ def gateway(start_gateway):
 def http(gateway):
     with httpx.Client(base_url=gateway.url, timeout=10) as client:
         yield client
-
-
-@pytest.fixture
-def private_redis():
-    """A redis-server of the test's own, which it may stop and start (the shared one never is)."""
-    if shutil.which("redis-server") is None:
-        reason = "redis-server is not installed"
-        if os.environ.get("TEST_REQUIRE_SERVICES", "") == "1":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    server = PrivateRedis().start()
-    yield server
-    server.close()
 
 
 @pytest.fixture
