@@ -36,6 +36,9 @@ def start_stack(tmp_path, private_postgres, private_redis, sinks_environ) -> Cal
                 redis_url=private_redis.url,
                 **environ,
             )
+            # Closed before its databases are dropped, which needs the server up even if a test failed
+            # while it was stopped.
+            exits.callback(private_postgres.start)
             exits.callback(stack.close)
             return stack
 

@@ -35,7 +35,8 @@ def postgres_reachable(url: URL) -> bool:
 def fresh_postgres_database(admin_url: URL, label: str) -> Iterator[URL]:
     """Creates an empty database on the test server and drops it (even if still in use) afterwards."""
     name = f"nh_test_{label}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    # Pre-ping: a test may have restarted its private server meanwhile, leaving dead pooled connections.
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT", pool_pre_ping=True)
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))

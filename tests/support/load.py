@@ -1,5 +1,7 @@
 """A small, steady load on the gateway: a few threads posting chat messages, each on sessions of its
-own, recording when every answer came and its status (0: no HTTP answer at all)."""
+own, recording when every answer came and its status (0: no HTTP answer at all). With
+`consent_every=n` every n-th message also gives marketing consent for the session's email, which chat
+hands to the consent service through its outbox."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from collections import Counter
 from dataclasses import dataclass
 
 import httpx
+
+CONSENT_MARK = " (zgoda)"  # in the text of every message that gave consent
 
 
 @dataclass(frozen=True)
@@ -21,9 +25,16 @@ class Outcome:
 
 class ChatLoad:
     def __init__(
-        self, url: str, *, threads: int = 3, pause_seconds: float = 0.05, label: str = "load"
+        self,
+        url: str,
+        *,
+        threads: int = 3,
+        pause_seconds: float = 0.05,
+        label: str = "load",
+        consent_every: int = 0,
     ) -> None:
         self._url = url
+        self._consent_every = consent_every
         self._pause = pause_seconds
         self._label = label
         self._stop = threading.Event()

@@ -59,8 +59,20 @@ class PrivatePostgres:
             timeout=60,
         )
 
+    def running(self) -> bool:
+        status = subprocess.run(
+            [*self._as_user, os.path.join(self._bin, "pg_ctl"), "-D", self._data, "status"],
+            capture_output=True,
+            cwd=self._dir,
+            check=False,
+        )
+        return status.returncode == 0
+
     def start(self) -> PrivatePostgres:
-        """Starts the server (again, on the same port and data) and waits until it answers."""
+        """Starts the server (again, on the same port and data) and waits until it answers; a no-op
+        while it runs."""
+        if self.running():
+            return self
         options = f"-p {self.port} -k {self._dir} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run(
             "pg_ctl", "-D", self._data, "-o", options, "-l", os.path.join(self._dir, "log"), "-w", "start"
