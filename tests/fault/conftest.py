@@ -49,3 +49,9 @@ def start_stack(tmp_path, private_postgres, private_redis, sinks_environ) -> Cal
 def http_client() -> Callable[[Stack], httpx.Client]:
     with ExitStack() as exits:
         yield lambda stack: exits.enter_context(httpx.Client(base_url=stack.url, timeout=15))
+
+
+def dependency(stack: Stack, service: str, name: str) -> dict:
+    """One dependency from a service's diagnostics, e.g. ("chat", "outbox") -> {"detail": ...}."""
+    diagnostics = stack.grpc(service).call("novahouse.runtime.v1.DiagnosticsService/GetDiagnostics", {})
+    return next(d for d in diagnostics["dependencies"] if d["name"] == name)

@@ -6,28 +6,19 @@ from __future__ import annotations
 import time
 from collections import Counter
 
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import func, select
 
 from services.chat.adapters.tables import conversations, messages
 from services.consent.adapters.tables import audit_log, subjects
-from services.runtime.db import normalise_url
 from tests.e2e.conftest import eventually
-from tests.fault.test_redis_outage import dependency
+from tests.fault.conftest import dependency
+from tests.support.databases import query
 from tests.support.load import CONSENT_MARK, ChatLoad
 
 RECOVERY_SECONDS = 10  # pooled connections are re-checked, so the first calls after the restart succeed
 
 
-def rows(url: str, statement) -> list:
-    engine = create_engine(normalise_url(url))
-    try:
-        with engine.connect() as connection:
-            return connection.execute(statement).all()
-    finally:
-        engine.dispose()
-
-
-def test_postgres_restarted_under_load_answers_503_meanwhile_and_recovers_without_half_written_rows(
+def test_postgres_restarted_under_load_answers_503_meanwhile_and_recovers_without_half_written_query(
     start_stack, http_client, private_postgres
 ):
     stack = start_stack()
@@ -53,7 +44,7 @@ def test_postgres_restarted_under_load_answers_503_meanwhile_and_recovers_withou
     # Everything the consent service was told through chat's outbox has arrived, once.
     eventually(lambda: dependency(stack, "chat", "outbox")["detail"], lambda d: d.startswith("0 "))
     chat_url = stack.environ["chat"]["CHAT_DATABASE_URL"]
-    stored = rows(
+    stored = query(
         chat_url,
         select(conversations.c.session_id, messages.c.role, messages.c.text).join(
             messages, messages.c.conversation_id == conversations.c.id
@@ -68,10 +59,10 @@ def test_postgres_restarted_under_load_answers_503_meanwhile_and_recovers_withou
 
     consent_url = stack.environ["consent"]["CONSENT_DATABASE_URL"]
     consents_given = sum(count for (_, text), count in user_messages.items() if text.endswith(CONSENT_MARK))
-    entries = rows(consent_url, select(audit_log.c.subject_pseudonym, audit_log.c.marketing_consent))
+    entries = query(consent_url, select(audit_log.c.subject_pseudonym, audit_log.c.marketing_consent))
     assert len(entries) == consents_given  # one audit entry per consent given, none repeated
     assert all(marketing for _, marketing in entries)
-    subject_rows = rows(consent_url, select(subjects.c.pseudonym, subjects.c.marketing_consent))
+    subject_rows = query(consent_url, select(subjects.c.pseudonym, subjects.c.marketing_consent))
     assert {pseudonym for pseudonym, _ in entries} == {pseudonym for pseudonym, _ in subject_rows}
     assert all(marketing for _, marketing in subject_rows)
-    assert rows(consent_url, select(func.count()).select_from(subjects))[0][0] == len(subject_rows)
+    assert query(consent_url, select(func.count()).select_from(subjects))[0][0] == len(subject_rows)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from tests.e2e.conftest import eventually
 from tests.e2e.test_outages import alerted_leads, hot_lead
+from tests.fault.conftest import dependency
 from tests.support.load import ChatLoad
-
-DIAGNOSTICS = "novahouse.runtime.v1.DiagnosticsService/GetDiagnostics"
 
 
 def test_redis_killed_under_load_costs_no_answer_and_is_used_again_once_back(
@@ -42,8 +41,3 @@ def test_redis_killed_under_load_costs_no_answer_and_is_used_again_once_back(
     eventually(lambda: alerted_leads(slack), lambda found: during in found)
     assert eventually(lambda: http.get("/api/health/deep").status_code, lambda s: s == 200) == 200
     assert dependency(stack, "notifier", "redis")["reachable"] is True
-
-
-def dependency(stack, service: str, name: str) -> dict:
-    diagnostics = stack.grpc(service).call(DIAGNOSTICS, {})
-    return next(d for d in diagnostics["dependencies"] if d["name"] == name)

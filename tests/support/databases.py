@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import MetaData, create_engine, text
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Row
+from sqlalchemy.sql import Executable
 
 from services.runtime.db import normalise_url
 
@@ -54,6 +55,16 @@ def truncate_all(url: URL, metadata: MetaData) -> None:
     try:
         with engine.begin() as connection:
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        engine.dispose()
+
+
+def query(url: str | URL, statement: Executable) -> list[Row]:
+    """The rows of one statement against a database, on a connection of its own."""
+    engine = create_engine(normalise_url(url) if isinstance(url, str) else url)
+    try:
+        with engine.connect() as connection:
+            return connection.execute(statement).all()
     finally:
         engine.dispose()
 

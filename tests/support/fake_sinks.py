@@ -31,6 +31,7 @@ class Behaviour:
 
     mode: str = "ok"
     retry_after: str = "1"
+    delay: float = 0.0  # seconds between receiving a request and answering it
 
 
 @dataclass
@@ -58,8 +59,8 @@ class FakeHttpSink:
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.02,), daemon=True)
         self._thread.start()
 
-    def answer(self, mode: str, *, retry_after: str = "1") -> None:
-        self.behaviour = Behaviour(mode, retry_after)
+    def answer(self, mode: str, *, retry_after: str = "1", delay: float = 0.0) -> None:
+        self.behaviour = Behaviour(mode, retry_after, delay)
         if mode != "hang":
             self._release.clear()
 
@@ -114,6 +115,7 @@ class FakeHttpSink:
                 if behaviour.mode == "hang":
                     sink._release.wait(30)
                     return
+                time.sleep(behaviour.delay)
                 status, headers, payload = sink._response(behaviour)
                 record.accepted = behaviour.mode == "ok"
                 self.send_response(status)
