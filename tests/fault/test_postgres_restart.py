@@ -18,7 +18,7 @@ from tests.support.load import CONSENT_MARK, ChatLoad
 RECOVERY_SECONDS = 10  # pooled connections are re-checked, so the first calls after the restart succeed
 
 
-def test_postgres_restarted_under_load_answers_503_meanwhile_and_recovers_without_half_written_query(
+def test_postgres_restarted_under_load_answers_503_meanwhile_and_recovers_without_half_written_rows(
     start_stack, http_client, private_postgres
 ):
     stack = start_stack()
