@@ -8,10 +8,14 @@ users write it. Whatever form a PostgreSQL URL takes, the psycopg2 driver is sel
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +29,18 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Connection-level failures (server down or restarting, connection cut, pool exhausted): the same work
+# may succeed once the database is back. Callers answer UNAVAILABLE for them, or retry.
+DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.DisconnectionError,
+    sa_exc.TimeoutError,
+)
+RETRY_PAUSE_SECONDS = 0.5
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 def normalise_url(url: str) -> URL:
@@ -117,3 +133,33 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def retry_while_database_unavailable(
+    work: Callable[[], T],
+    *,
+    deadline: dt.datetime,
+    what: str,
+    clock: Callable[[], dt.datetime] = utcnow,
+    pause_seconds: float | None = None,
+) -> T:
+    """Runs `work` (a transaction of its own) until it gets through while the database is unavailable,
+    up to `deadline`; then the last error is raised.
+
+    For recording what already happened outside the database (a sink took a message, a call was handed
+    over): given up at once, the record would be lost and the effect repeated by whoever takes the work
+    over. The deadline is the end of the caller's lease on that work, after which it is not theirs."""
+    while True:
+        try:
+            return work()
+        except DATABASE_UNAVAILABLE as error:
+            remaining = (deadline - clock()).total_seconds()
+            if remaining <= 0:
+                raise
+            log.warning(
+                "%s: database unavailable (%s); retrying for up to %.1fs",
+                what,
+                str(error).splitlines()[0][:200],
+                remaining,
+            )
+            time.sleep(min(RETRY_PAUSE_SECONDS if pause_seconds is None else pause_seconds, remaining))

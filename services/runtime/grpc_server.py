@@ -21,8 +21,8 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from sqlalchemy import exc as sa_exc
 
+from services.runtime.db import DATABASE_UNAVAILABLE
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
 from services.runtime.identity import (
     CLIENT_IP_KEY,
@@ -36,13 +36,6 @@ log = logging.getLogger("services.rpc")
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 _QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
-# Connection-level database failures: the caller may retry once the database is back.
-_DATABASE_UNAVAILABLE = (
-    sa_exc.OperationalError,
-    sa_exc.InterfaceError,
-    sa_exc.DisconnectionError,
-    sa_exc.TimeoutError,
-)
 _STATUS_OF = {
     NotFound: grpc.StatusCode.NOT_FOUND,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
@@ -125,7 +118,7 @@ class CallInterceptor(grpc.ServerInterceptor):
             except ServiceError as error:
                 code = next(c for kind, c in _STATUS_OF.items() if isinstance(error, kind))
                 _abort(context, code, str(error))
-            except _DATABASE_UNAVAILABLE:
+            except DATABASE_UNAVAILABLE:
                 log.exception("database unavailable during %s", method)
                 _abort(context, grpc.StatusCode.UNAVAILABLE, "database unavailable, try again later")
             except Exception:

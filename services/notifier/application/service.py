@@ -28,7 +28,7 @@ from services.notifier.domain.model import (
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.runtime.breakers import BreakerStatus
 from services.runtime.claims import Claim
-from services.runtime.db import utcnow
+from services.runtime.db import retry_while_database_unavailable, utcnow
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.pagination import decode_page_token, encode_page_token, page_limit
 
@@ -98,7 +98,7 @@ class NotifierService:
             created_at=claim.now,
             claim_token=claim.token,
         )
-        self._attempt(notification, wait=False)
+        self._attempt(notification, wait=False, lease_until=claim.lease_until)
         if notification.status is Status.DELIVERED:
             return notification_id, NotifyStatus.DELIVERED
         if notification.status is Status.FAILED:
@@ -128,7 +128,7 @@ class NotifierService:
                 if notification.channel in rejected:
                     self._postpone(notification, rejected[notification.channel])
                     continue
-                attempt = self._attempt(notification, wait=True, renew=True)
+                attempt = self._attempt(notification, wait=True, lease_until=claim.lease_until, renew=True)
                 if attempt.result is Result.BREAKER_OPEN and attempt.retry_at is not None:
                     rejected[notification.channel] = attempt.retry_at
                 report.retried += attempt.reached_sink
@@ -197,10 +197,13 @@ class NotifierService:
         now = self._clock()
         return Claim(token=uuid.uuid4().hex, now=now, lease_until=now + self._lease)
 
-    def _renew(self, notification: Notification) -> bool:
+    def _renew(self, notification: Notification, renewed_until: list[dt.datetime]) -> bool:
+        claim = self._claim()
         with self._unit_of_work() as uow:
-            renewed = uow.notifications.renew(notification, self._claim())
+            renewed = uow.notifications.renew(notification, claim)
             uow.commit()
+        if renewed:
+            renewed_until.append(claim.lease_until)
         return renewed
 
     def _postpone(self, notification: Notification, until: dt.datetime) -> None:
@@ -210,10 +213,16 @@ class NotifierService:
             uow.notifications.save_outcome(notification, now)
             uow.commit()
 
-    def _attempt(self, notification: Notification, *, wait: bool, renew: bool = False) -> Attempt:
+    def _attempt(
+        self, notification: Notification, *, wait: bool, lease_until: dt.datetime, renew: bool = False
+    ) -> Attempt:
         """One attempt and its recorded outcome. With `renew`, the claim is renewed once the channel is
-        free, so the lease covers this one attempt however long the entry waited for its turn."""
-        still_ours = (lambda: self._renew(notification)) if renew else None
+        free, so the lease covers this one attempt however long the entry waited for its turn.
+
+        The sink has the message before its outcome is stored: if the database is away then, the save is
+        retried until the lease ends, since a lost outcome means another delivery once it does."""
+        renewed_until: list[dt.datetime] = []
+        still_ours = (lambda: self._renew(notification, renewed_until)) if renew else None
         attempt = self._dispatcher.attempt(
             notification.message, wait=wait, now=self._clock(), still_ours=still_ours
         )
@@ -230,9 +239,19 @@ class NotifierService:
             policy.failed_retryably(notification, attempt.error, now)
         else:
             policy.postponed(notification, attempt.retry_at or now, now, attempt.error)
-        with self._unit_of_work() as uow:
-            saved = uow.notifications.save_outcome(notification, now)
-            uow.commit()
+
+        def save() -> bool:
+            with self._unit_of_work() as uow:
+                saved = uow.notifications.save_outcome(notification, now)
+                uow.commit()
+            return saved
+
+        saved = retry_while_database_unavailable(
+            save,
+            deadline=max([lease_until, *renewed_until]),
+            what=f"notification {notification.id}: recording its outcome",
+            clock=self._clock,
+        )
         if not saved:
             log.warning(
                 "notification %d: its claim expired during the attempt; outcome not recorded", notification.id
