@@ -20,7 +20,7 @@ from typing import Protocol
 from services.chat.application.ports import OutboxItem, UnitOfWork
 from services.runtime.backoff import backoff_seconds
 from services.runtime.claims import Claim
-from services.runtime.db import utcnow
+from services.runtime.db import retry_while_database_unavailable, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +114,9 @@ class OutboxRelay:
             uow.commit()
 
     def _hand_over(self, item: OutboxItem) -> bool:
+        claim = self._claim()
         with self._unit_of_work() as uow:
-            still_ours = uow.outbox.renew(item, self._claim())
+            still_ours = uow.outbox.renew(item, claim)
             uow.commit()
         if not still_ours:
             return True  # another replica took it over after our lease ended
@@ -130,9 +131,17 @@ class OutboxRelay:
                 uow.outbox.retry_later(item, self._clock() + dt.timedelta(seconds=delay), str(error))
                 uow.commit()
             return False
-        with self._unit_of_work() as uow:
-            uow.outbox.done(item)
-            uow.commit()
+
+        def done() -> None:
+            with self._unit_of_work() as uow:
+                uow.outbox.done(item)
+                uow.commit()
+
+        # The call went through: if the database is away now, keep trying to mark it done while the
+        # lease holds, or the row is handed over again once it ends.
+        retry_while_database_unavailable(
+            done, deadline=claim.lease_until, what=f"outbox {item.key}: marking it done", clock=self._clock
+        )
         return True
 
     def _loop(self) -> None:

@@ -1,0 +1,46 @@
+"""The outbox relay when the database goes away right after a call went through: the row is still
+marked done (within its lease), so the call is not made again."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from services.chat.adapters.repository import ChatUnitOfWork
+from services.chat.application.conversations import NOTIFY
+from services.chat.application.relay import OutboxRelay
+from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.identity import CallerIdentity
+from tests.support.outages import FlakyDatabase
+
+
+class RecordingUpstream:
+    def __init__(self, database: FlakyDatabase) -> None:
+        self.keys = []
+        self._database = database
+
+    def hand_over(self, item) -> None:
+        self.keys.append(item.key)
+        self._database.go_away(3)  # the call went through; then the database went away
+
+
+def test_a_call_that_went_through_is_marked_done_once_the_database_is_back(databases, monkeypatch):
+    monkeypatch.setattr("services.runtime.db.RETRY_PAUSE_SECONDS", 0.01)
+    engine = create_db_engine(databases("chat"))
+    database = FlakyDatabase(lambda: ChatUnitOfWork(create_session_factory(engine)))
+    upstream = RecordingUpstream(database)
+    relay = OutboxRelay(
+        database, upstream, interval_seconds=1, lease_seconds=30, backoff_base=0.01, backoff_max=0.01
+    )
+    try:
+        with database() as uow:
+            payload = {"idempotency_key": "lead:1:slack", "slack": {"text": "Hot lead #1"}}
+            uow.outbox.add(NOTIFY, "lead:1:slack", payload, CallerIdentity(), dt.datetime.now(dt.UTC))
+            uow.commit()
+
+        assert relay.run_once().handed_over == 1
+        assert database.refused == 3
+        assert relay.pending() == 0
+        assert relay.run_once().handed_over == 0
+        assert upstream.keys == ["lead:1:slack"]
+    finally:
+        engine.dispose()
