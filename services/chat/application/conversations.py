@@ -118,7 +118,12 @@ class ConversationService:
                     self._announce(uow, lead, conversation, caller, now)
                     queued = True
             if gave_consent:
-                consent = {"email": consent_email, "source": "chat"}
+                # The key makes a repeated hand-over (after a crash or a lost answer) record nothing.
+                consent = {
+                    "email": consent_email,
+                    "source": "chat",
+                    "idempotency_key": f"chat:consent:{message_id}",
+                }
                 consent["consent_text_version"] = visitor.consent_text_version or self._consent_text_version
                 if visitor.marketing_consent is not None:
                     consent["marketing_consent"] = visitor.marketing_consent

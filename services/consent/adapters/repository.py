@@ -75,8 +75,13 @@ class SqlAuditLog:
                 source=entry.source,
                 consent_text_version=entry.consent_text_version,
                 request_id=entry.request_id,
+                idempotency_key=entry.idempotency_key,
             )
         )
+
+    def has_idempotency_key(self, key: str) -> bool:
+        found = select(audit_log.c.id).where(audit_log.c.idempotency_key == key)
+        return self._session.execute(found).first() is not None
 
     def query(self, query: AuditQuery) -> list[AuditEntry]:
         joined = audit_log.outerjoin(subjects, subjects.c.pseudonym == audit_log.c.subject_pseudonym)

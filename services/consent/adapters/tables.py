@@ -43,7 +43,10 @@ audit_log = Table(
     Column("source", String(64), nullable=False),
     Column("consent_text_version", String(64), nullable=False),
     Column("request_id", String(128), nullable=False),
+    Column("idempotency_key", String(200)),
     Index("ix_consent_audit_log_subject_pseudonym_id", "subject_pseudonym", "id"),
     Index("ix_consent_audit_log_action_id", "action", "id"),
     Index("ix_consent_audit_log_occurred_at", "occurred_at"),
+    # A request recorded once per key, whoever repeats it (NULLs, requests without a key, never clash).
+    Index("uq_consent_audit_log_idempotency_key", "idempotency_key", unique=True),
 )

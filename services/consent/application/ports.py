@@ -35,6 +35,10 @@ class SubjectRepository(Protocol):
 class AuditLog(Protocol):
     def append(self, pseudonym: str, entry: AuditEntry) -> None: ...
 
+    def has_idempotency_key(self, key: str) -> bool:
+        """Whether an entry was recorded with this key."""
+        ...
+
     def query(self, query: AuditQuery) -> list[AuditEntry]: ...
 
 

@@ -10,6 +10,7 @@ from typing import TypeVar
 
 from services.consent.application.ports import AuditQuery, UnitOfWork
 from services.consent.domain.model import (
+    MAX_IDEMPOTENCY_KEY_LENGTH,
     MAX_LABEL_LENGTH,
     MAX_REASON_LENGTH,
     AuditEntry,
@@ -40,6 +41,7 @@ class RecordConsent:
     source: str = ""
     consent_text_version: str = ""
     reason: str = ""
+    idempotency_key: str = ""  # a repeat of a recorded key records nothing
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,9 @@ class ConsentService:
             consent_text_version=check_length(
                 "consent_text_version", command.consent_text_version, MAX_LABEL_LENGTH
             ),
+            idempotency_key=check_length(
+                "idempotency_key", command.idempotency_key, MAX_IDEMPOTENCY_KEY_LENGTH
+            ),
         )
         return subject
 
@@ -89,9 +94,10 @@ class ConsentService:
         """Both consents off; answers the subject and how many consents changed (0, 1 or 2)."""
         normalised = normalise_email(email)
         check_length("reason", reason, MAX_REASON_LENGTH)
-        return self._change(
+        subject, affected = self._change(
             normalised, caller, ConsentAction.REVOKE, lambda s, at: s.revoke(at), reason=reason
         )
+        return subject, affected or 0
 
     def status(self, email: str) -> Subject:
         normalised = normalise_email(email)
@@ -143,11 +149,17 @@ class ConsentService:
         reason: str = "",
         source: str = API_SOURCE,
         consent_text_version: str = "",
-    ) -> tuple[Subject, R]:
+        idempotency_key: str = "",
+    ) -> tuple[Subject, R | None]:
+        """Applies one change and audits it; a request whose idempotency key was recorded before
+        changes nothing and answers the subject as it is (and None)."""
         pseudonym = self._pseudonymize(email)
         with self._unit_of_work() as uow:
             now = self._clock()
             subject = uow.subjects.lock(email, pseudonym, now)
+            # Checked under the subject's lock: a concurrent repeat waits here and then finds the key.
+            if idempotency_key and uow.audit_log.has_idempotency_key(idempotency_key):
+                return subject, None
             result = apply(subject, now)
             uow.subjects.save(subject, now)
             uow.audit_log.append(
@@ -163,6 +175,7 @@ class ConsentService:
                     source=source,
                     consent_text_version=consent_text_version,
                     request_id=caller.request_id[:_MAX_REQUEST_ID],
+                    idempotency_key=idempotency_key or None,
                 ),
             )
             uow.commit()

@@ -10,6 +10,7 @@ from services.runtime.errors import InvalidArgument
 
 MAX_REASON_LENGTH = 1000
 MAX_LABEL_LENGTH = 64  # source and consent_text_version
+MAX_IDEMPOTENCY_KEY_LENGTH = 200
 
 
 class ConsentAction(StrEnum):
@@ -89,3 +90,4 @@ class AuditEntry:
     request_id: str = ""
     email: str = ""
     id: int | None = None
+    idempotency_key: str | None = None  # the request's, when its caller may repeat it

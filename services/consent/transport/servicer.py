@@ -37,6 +37,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             source=request.source,
             consent_text_version=request.consent_text_version,
             reason=request.reason,
+            idempotency_key=request.idempotency_key,
         )
         subject = self._service.record_consent(command, caller_identity(context))
         return consent_pb2.RecordConsentResponse(**_status_fields(subject))

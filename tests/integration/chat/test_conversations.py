@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import grpc
 import pytest
+from sqlalchemy import select
 
 from novahouse.chat.v1 import chat_pb2 as pb
-from novahouse.consent.v1 import consent_pb2
+from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
+from services.chat.adapters.tables import messages, outbox
+from services.chat.application.conversations import RECORD_CONSENT
+from tests.support.databases import query
 from tests.support.network import free_port
 from tests.support.rpc import violated_fields
 from tests.support.services import notifier_environ, start_notifier
@@ -86,6 +91,30 @@ def test_consent_given_in_the_widget_is_recorded_with_the_visitors_identity(stac
     )
     assert (entry.ip_address, entry.user_agent) == ("203.0.113.9", "Mozilla/5.0 (Android 15)")
     assert (entry.marketing_consent, entry.rodo_consent) == (True, True)
+
+
+def test_consent_handed_over_twice_is_recorded_once(stack):
+    stack.stop_consent()  # the consent stays in the outbox, where its request can be read
+    say(stack.chat, "Proszę o kontakt", session="twice", email="ewa@example.com", marketing_consent=True)
+    database = stack.chat_environ["CHAT_DATABASE_URL"]
+    (message_id,) = query(
+        database,
+        select(messages.c.id).where(messages.c.role == "user", messages.c.text == "Proszę o kontakt"),
+    )[0]
+    ((payload,),) = query(database, select(outbox.c.payload).where(outbox.c.kind == RECORD_CONSENT))
+    request = json.loads(payload)
+    assert request["idempotency_key"] == f"chat:consent:{message_id}"
+
+    stack.start_consent()
+
+    def entries():
+        return stack.consent.ListAuditLog(consent_pb2.ListAuditLogRequest(email="ewa@example.com")).entries
+
+    wait_until(entries)
+    with grpc.insecure_channel(stack.consent_address) as channel:  # the relay's call, made again
+        repeat = consent_pb2.RecordConsentRequest(**request)
+        consent_pb2_grpc.ConsentServiceStub(channel).RecordConsent(repeat, timeout=5)
+    assert len(entries()) == 1
 
 
 def test_unknown_session_is_not_found(chat):

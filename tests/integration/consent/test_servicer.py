@@ -107,6 +107,22 @@ def test_an_absent_flag_leaves_that_consent_unchanged(consent):
     assert (after.marketing_consent, after.rodo_consent) == (False, True)
 
 
+def test_a_repeated_idempotency_key_is_recorded_once(consent):
+    request = pb.RecordConsentRequest(
+        email="z@example.com", marketing_consent=True, source="chat", idempotency_key="chat:consent:41"
+    )
+    first = consent.RecordConsent(request)
+    repeat = consent.RecordConsent(request)
+    assert (repeat.email, repeat.marketing_consent, repeat.last_action) == (
+        first.email,
+        first.marketing_consent,
+        first.last_action,
+    )
+    assert len(audit(consent, email="z@example.com")) == 1
+    consent.RecordConsent(pb.RecordConsentRequest(email="z@example.com", marketing_consent=True))
+    assert len(audit(consent, email="z@example.com")) == 2  # without a key every request is recorded
+
+
 def test_status_of_an_unknown_email_is_not_found(consent):
     with pytest.raises(grpc.RpcError) as caught:
         consent.GetConsentStatus(pb.GetConsentStatusRequest(email="nobody@example.com"))

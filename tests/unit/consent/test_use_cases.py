@@ -53,6 +53,9 @@ class FakeUnitOfWork:
     def append(self, pseudonym, entry):
         self._audit.append((pseudonym, dataclasses.replace(entry, id=next(self._ids))))
 
+    def has_idempotency_key(self, key):
+        return any(entry.idempotency_key == key for _, entry in self._audit)
+
     def query(self, query: AuditQuery):
         found = [
             dataclasses.replace(entry, email=self._email_of(pseudonym))
@@ -165,3 +168,31 @@ def test_audit_log_pages_newest_first(service):
     last = service.audit_log(page_size=2, page_token=second.next_page_token)
     assert ([e.email for e in last.entries], last.next_page_token) == (["p0@b.pl"], "")
     assert [e.email for e in service.audit_log(email="P3@b.pl").entries] == ["p3@b.pl"]
+
+
+def test_a_repeat_with_the_same_idempotency_key_answers_the_status_without_a_new_entry(service, uow):
+    grant = RecordConsent("anna@example.com", True, True, source="chat", idempotency_key="chat:consent:7")
+    first = service.record_consent(grant, CALLER)
+    service.unsubscribe("anna@example.com", "", CALLER)
+
+    repeat = service.record_consent(grant, CALLER)
+
+    assert first.marketing_consent is True
+    assert repeat.marketing_consent is False  # the current status: the later unsubscribe stands
+    assert [entry.action for _, entry in uow.stored_audit] == [
+        ConsentAction.RECORD,
+        ConsentAction.UNSUBSCRIBE,
+    ]
+    assert uow.stored_audit[0][1].idempotency_key == "chat:consent:7"
+    other_key = dataclasses.replace(grant, idempotency_key="chat:consent:8")
+    assert service.record_consent(other_key, CALLER).marketing_consent is True
+    assert len(uow.stored_audit) == 3
+
+
+def test_an_idempotency_key_longer_than_200_characters_is_refused(service, uow):
+    with pytest.raises(InvalidArgument) as refused:
+        service.record_consent(
+            RecordConsent("anna@example.com", True, None, idempotency_key="k" * 201), CALLER
+        )
+    assert refused.value.field == "idempotency_key"
+    assert uow.stored_audit == []
