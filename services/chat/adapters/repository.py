@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from sqlalchemy import ColumnElement, Row, and_, delete, exists, func, select, update
+from sqlalchemy import ColumnElement, Row, String, and_, cast, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
@@ -232,6 +232,13 @@ class SqlOutbox:
 
     def pending(self) -> int:
         return self._session.execute(select(func.count()).select_from(outbox)).scalar_one()
+
+    def waiting_for_conversation(self, kind: str, key_prefix: str, conversation_id: int) -> bool:
+        keys = select(literal(key_prefix, String) + cast(messages.c.id, String)).where(
+            messages.c.conversation_id == conversation_id
+        )
+        waiting = select(outbox.c.id).where(outbox.c.kind == kind, outbox.c.idempotency_key.in_(keys))
+        return self._session.execute(waiting).first() is not None
 
 
 def _conversation(row: Row) -> Conversation:

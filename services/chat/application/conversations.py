@@ -30,6 +30,7 @@ from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
 
 RECORD_CONSENT = "consent.RecordConsent"
+CONSENT_KEY_PREFIX = "consent:"  # + the id of the message that gave it: its outbox row's key
 NOTIFY = "notifier.Notify"
 CONTEXT_MESSAGES = 10
 
@@ -129,7 +130,7 @@ class ConversationService:
                     consent["marketing_consent"] = visitor.marketing_consent
                 if visitor.rodo_consent is not None:
                     consent["rodo_consent"] = visitor.rodo_consent
-                uow.outbox.add(RECORD_CONSENT, f"consent:{message_id}", consent, caller, now)
+                uow.outbox.add(RECORD_CONSENT, f"{CONSENT_KEY_PREFIX}{message_id}", consent, caller, now)
                 queued = True
             uow.conversations.add_message(conversation.id, ChatMessage(Role.BOT, reply.text, now))
             uow.commit()

@@ -7,7 +7,8 @@ is asked for, one caller's insert wins and every other one answers ALREADY_SENT.
 
 Consent is checked with the consent service just before that insert. Without PROCESSING consent the
 follow-up is recorded as skipped and never sent; with MARKETING consent it is also emailed. If the
-consent service cannot answer, nothing is recorded and the follow-up stays due.
+consent service cannot answer, or consent given in the conversation is still in the outbox on its way
+there, nothing is recorded and the follow-up stays due.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from services.chat.application.conversations import NOTIFY
+from services.chat.application.conversations import CONSENT_KEY_PREFIX, NOTIFY, RECORD_CONSENT
 from services.chat.application.ports import ConsentChecker, DueFollowup, UnitOfWork
 from services.chat.domain.followups import due_cutoff, is_due
 from services.chat.domain.model import ChatMessage, FollowupOutcome, Role
@@ -33,6 +34,11 @@ EMAIL_FOOTER = (
     "\n\n--\nNovaHouse. Otrzymujesz tę wiadomość, bo zgodziłeś/aś się na kontakt marketingowy. "
     "Aby zrezygnować, odpowiedz STOP lub skorzystaj z formularza rezygnacji na naszej stronie."
 )
+
+
+class ConsentPending(Unavailable):
+    """The conversation's consent is still on its way to the consent service: asking it now would
+    find none and skip the follow-up for good."""
 
 
 @dataclass
@@ -77,10 +83,18 @@ class FollowupService:
                 raise NotFound(f"no conversation with id {conversation_id}")
             if uow.followups.exists(conversation_id, number):
                 return FollowupOutcome.ALREADY_SENT
+            consent_pending = uow.outbox.waiting_for_conversation(
+                RECORD_CONSENT, CONSENT_KEY_PREFIX, conversation_id
+            )
         if not is_due(number, conversation.last_user_message_at, self._delays, self._clock()):
             return FollowupOutcome.NOT_DUE
         if conversation.email is None:
             return FollowupOutcome.SKIPPED_NO_CONSENT  # nobody to ask for consent yet; not recorded
+        if consent_pending:
+            raise ConsentPending(
+                f"conversation {conversation_id}: the consent given in it is not recorded yet; "
+                "the follow-up waits for it"
+            )
 
         if not self._consent.allows(conversation.email, "processing", caller):
             with self._unit_of_work() as uow:
@@ -119,12 +133,13 @@ class FollowupService:
         is counted as deferred without asking it again in this pass."""
         report = PassReport()
         now = self._clock()
+        unreachable = False
         for number in range(1, len(self._delays) + 1):
             cutoff = due_cutoff(number, self._delays, now)
             after_id = 0
             while True:
                 with self._unit_of_work() as uow:
-                    if report.deferred:
+                    if unreachable:
                         report.deferred += uow.followups.count_due(number, cutoff, after_id)
                         break
                     batch = uow.followups.due(number, cutoff, after_id, DUE_BATCH)
@@ -134,9 +149,14 @@ class FollowupService:
                     after_id = due.conversation_id
                     try:
                         outcome = self.send(due.conversation_id, number)
+                    except ConsentPending as error:  # this conversation only: the rest go on
+                        log.info("follow-up deferred: %s", error)
+                        report.deferred += 1
+                        continue
                     except Unavailable as error:
                         log.warning("follow-ups deferred: %s", error)
                         report.deferred += 1
+                        unreachable = True
                         break
                     self._tally(report, outcome)
         if report.sent or report.skipped_no_consent or report.deferred:

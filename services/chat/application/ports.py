@@ -90,6 +90,11 @@ class Outbox(Protocol):
 
     def pending(self) -> int: ...
 
+    def waiting_for_conversation(self, kind: str, key_prefix: str, conversation_id: int) -> bool:
+        """Whether a `kind` call keyed `<key_prefix><message id>` for one of the conversation's
+        messages is still queued."""
+        ...
+
 
 class UnitOfWork(Protocol):
     conversations: ConversationRepository

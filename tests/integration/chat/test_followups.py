@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import time
@@ -10,12 +11,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
-from sqlalchemy import create_engine, func, select
+from sqlalchemy import create_engine, func, select, update
 
 from novahouse.chat.v1 import chat_pb2 as pb
 from novahouse.chat.v1 import chat_pb2_grpc
 from novahouse.consent.v1 import consent_pb2
-from services.chat.adapters.tables import followup_events, messages
+from services.chat.adapters.tables import followup_events, messages, outbox
 from tests.support.network import free_port
 from tests.support.processes import ServiceProcess
 
@@ -123,6 +124,32 @@ def test_with_the_consent_service_down_nothing_is_recorded_and_it_is_sent_once_i
         time.sleep(0.2)
     assert report.sent == 1
     assert [n for n, _ in followups_of(stack, "quiet-4")] == [1]
+
+
+def test_a_follow_up_waits_while_the_conversations_consent_is_still_in_the_outbox(stack):
+    stack.stop_consent()
+    conversation_id = open_conversation(stack, "quiet-5", "iga@example.com")
+    database = create_engine(stack.chat_environ["CHAT_DATABASE_URL"])
+    far = dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)
+    with database.begin() as connection:  # as if a replica that died had claimed it
+        connection.execute(update(outbox).values(claim_token="dead", leased_until=far))
+    stack.start_consent()
+    open_conversation(stack, "quiet-6", "olek@example.com")  # its consent arrives at once
+    wait_for_consent(stack, ["olek@example.com"])
+    time.sleep(1.1)
+
+    report = stack.chat.RunDueFollowups(pb.RunDueFollowupsRequest())
+    assert (report.sent, report.skipped_no_consent, report.deferred) == (1, 0, 1)  # the others go on
+    with pytest.raises(grpc.RpcError) as caught:
+        send(stack, conversation_id, 1)
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "consent" in caught.value.details()
+
+    with database.begin() as connection:  # the lease ends; the relay hands the consent over
+        connection.execute(update(outbox).values(claim_token=None, leased_until=None))
+    database.dispose()
+    wait_for_consent(stack, ["iga@example.com"])
+    assert send(stack, conversation_id, 1) == SENT
 
 
 def test_follow_up_requests_are_checked(stack):
