@@ -6,7 +6,6 @@ server reflection as grpcurl does."""
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from contextlib import ExitStack
 
@@ -19,6 +18,7 @@ from services.runtime.db import normalise_url
 from tests.support.databases import fresh_postgres_database, postgres_admin_url, postgres_reachable
 from tests.support.fake_sinks import FakeHttpSink, FakeSmtpServer
 from tests.support.network import free_port, wait_until_http_ok
+from tests.support.polling import eventually  # noqa: F401 (the e2e tests import it from here)
 from tests.support.processes import ServiceProcess
 from tests.support.reflection import ReflectionClient
 from tests.support.services import PSEUDONYM_KEY
@@ -163,15 +163,3 @@ def sinks_environ(sinks) -> dict[str, str]:
 def http(stack):
     with httpx.Client(base_url=stack.url, timeout=15) as client:
         yield client
-
-
-def eventually(fetch, condition, timeout: float = 20.0, interval: float = 0.2):
-    """The first value of fetch() that satisfies condition; fails after timeout with the last one."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if condition(value):
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s; last value: {value!r}")
-        time.sleep(interval)
