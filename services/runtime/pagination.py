@@ -6,6 +6,7 @@ import base64
 import binascii
 
 from services.runtime.errors import InvalidArgument
+from services.runtime.ids import id_value
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
@@ -28,8 +29,9 @@ def decode_page_token(token: str) -> int | None:
         return None
     try:
         prefix, _, value = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if prefix != "before":
-            raise ValueError(token)
-        return int(value)
     except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument("page_token", "is not a token this service issued") from None
+        prefix, value = "", ""
+    before_id = id_value(value) if prefix == "before" else None
+    if before_id is None:
+        raise InvalidArgument("page_token", "is not a token this service issued")
+    return before_id

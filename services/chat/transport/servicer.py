@@ -11,8 +11,8 @@ from novahouse.chat.v1 import chat_pb2_grpc
 from services.chat.application.conversations import ConversationService, VisitorMessage
 from services.chat.application.followups import FollowupService
 from services.chat.domain.model import FollowupOutcome, Role
-from services.runtime.errors import InvalidArgument
 from services.runtime.grpc_server import caller_identity
+from services.runtime.ids import parse_id
 from services.runtime.pagination import page_limit
 from services.runtime.timestamps import timestamp
 
@@ -80,11 +80,8 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
     def SendFollowup(
         self, request: pb.SendFollowupRequest, context: grpc.ServicerContext
     ) -> pb.SendFollowupResponse:
-        if not request.conversation_id.isdigit():
-            raise InvalidArgument("conversation_id", f"{request.conversation_id!r} is not a conversation id")
-        outcome = self._followups.send(
-            int(request.conversation_id), request.followup_number, caller_identity(context)
-        )
+        conversation_id = parse_id(request.conversation_id, "conversation_id", "conversation")
+        outcome = self._followups.send(conversation_id, request.followup_number, caller_identity(context))
         return pb.SendFollowupResponse(status=_OUTCOME[outcome])
 
     def ListDueFollowups(

@@ -156,7 +156,12 @@ class NotifierService:
             raise InvalidArgument("status", "must be DELIVERED or FAILED; pending entries are never purged")
         if older_than_days < 0:
             raise InvalidArgument("older_than_days", "must not be negative")
-        cutoff = self._clock() - dt.timedelta(days=older_than_days)
+        try:
+            cutoff = self._clock() - dt.timedelta(days=older_than_days)
+        except OverflowError:
+            # Before the first day of the calendar: nothing can have finished then.
+            log.info("purged no %s notifications: %d days ago is before year 1", status, older_than_days)
+            return 0
         with self._unit_of_work() as uow:
             count = uow.notifications.purge(status, cutoff)
             uow.commit()

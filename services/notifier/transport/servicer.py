@@ -22,6 +22,7 @@ from services.notifier.domain.model import (
 )
 from services.runtime.breakers import BreakerStatus
 from services.runtime.errors import InvalidArgument
+from services.runtime.ids import parse_id
 from services.runtime.timestamps import timestamp
 
 _NOTIFY_STATUS = {
@@ -134,9 +135,7 @@ def _message(request: pb.NotifyRequest) -> Message:
 
 
 def _id(value: str, field: str) -> int:
-    if not value.isdigit():
-        raise InvalidArgument(field, f"{value!r} is not a notification id")
-    return int(value)
+    return parse_id(value, field, "notification")
 
 
 def _dead_letter(n: Notification) -> pb.DeadLetter:
