@@ -60,8 +60,9 @@ def test_any_text_is_a_normalised_address_or_a_refusal_naming_the_field(raw, fie
         assert error.description
 
 
+# None of them is whitespace, which trimming would take away again at either end of the address.
 @PROPERTY
-@given(ADDRESSES, st.sampled_from(["@", "..", "\x00", "<", ",", '"', "(", "\u00a0"]), st.data())
+@given(ADDRESSES, st.sampled_from(["@", "..", "\x00", "<", ",", '"', "("]), st.data())
 def test_an_address_broken_by_one_bad_character_is_refused_naming_the_field(address, bad, data):
     local, _, domain = address.rpartition("@")
     position = data.draw(st.integers(0, len(local)))
