@@ -51,4 +51,6 @@ def test_purging_entries_older_than_the_calendar_purges_nothing(admin, slack):
     for days in (2**31 - 1, 1_000_000):
         purge = admin.post("/api/admin/dlq/purge", json={**delivered, "older_than_days": days})
         assert (purge.status_code, purge.json()) == (200, {"purged": 0})
-    assert admin.get("/api/admin/dlq/entries", params=delivered).json()["entries"] == listed
+    # Still there (the lead's other alert may have been delivered meanwhile and listed too).
+    after = admin.get("/api/admin/dlq/entries", params=delivered).json()["entries"]
+    assert {entry["id"] for entry in listed} <= {entry["id"] for entry in after}
