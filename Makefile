@@ -8,7 +8,7 @@ PROTO_DIR := protos
 SERVICES := consent notifier chat
 
 # `protos` is also a directory: without .PHONY make would call the target up to date.
-.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test lint migrate clean
+.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test lint migrate clean bench
 
 install: $(STAMP)
 
@@ -43,9 +43,16 @@ migrate: protos
 test: protos
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+# Not part of `test`: the stack under load against the Flask baseline (bench/RESULTS.md). Installs the
+# `bench` extra and Debian's `hey` load generator when missing. BENCH_SCALE=0.1 for a quick try.
+bench: protos
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	command -v hey >/dev/null || apt-get install -y hey || sudo apt-get install -y hey
+	$(PY) -m bench
+
 lint: protos
 	$(PY) -m ruff check .
-	$(PY) -m ruff format --check services tests
+	$(PY) -m ruff format --check services tests bench
 
 clean:
 	rm -rf novahouse .pytest_cache .ruff_cache

@@ -23,7 +23,13 @@ async def unsubscribe(request: Request) -> Response:
     return Response(BODY, media_type="application/json")
 
 
-app = Starlette(routes=[Route("/api/unsubscribe", unsubscribe, methods=["POST"])])
+async def health(_request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")
+
+
+app = Starlette(
+    routes=[Route("/api/unsubscribe", unsubscribe, methods=["POST"]), Route("/health", health)]
+)
 
 
 def main() -> None:

@@ -73,6 +73,10 @@ def create_app() -> Flask:
         headers_enabled=True,
     )
 
+    @app.get("/health")
+    def health() -> tuple:
+        return jsonify({"status": "ok"}), 200
+
     @app.post("/api/unsubscribe")
     def unsubscribe() -> tuple:
         data = request.get_json(silent=True) or {}

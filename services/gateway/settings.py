@@ -38,6 +38,7 @@ class RateLimitSettings:
     redis_url: str | None = field(repr=False)  # may hold a password
     key_prefix: str
     redis_recheck_seconds: float
+    enabled: bool = True  # false: no route is limited (e.g. the load balancer limits instead)
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class GatewaySettings:
                 redis_recheck_seconds=env.number(
                     "RATE_LIMIT_REDIS_RECHECK_SECONDS", 5.0, minimum=0.05, maximum=3600
                 ),
+                enabled=env.flag("RATE_LIMIT_ENABLED", True),
             ),
             trusted_proxies=env.parsed(
                 "TRUSTED_PROXIES", (), _networks, "comma-separated IP addresses or CIDRs such as 10.0.0.0/8"

@@ -143,10 +143,12 @@ class Gateway:
             return HttpReply.error(internal_error()), template
 
     async def _forward(self, route: UpstreamRoute, path: dict[str, str], request: HttpRequest) -> HttpReply:
-        decision = await self._limiter.check(request.client.key, route.policy.rate_policies)
-        headers = rate_limit_headers(decision, route.policy_header)
-        if not decision.allowed:
-            return HttpReply.error(_too_many_requests(decision), headers)
+        headers: list[tuple[str, str]] = []
+        if route.policy.rate_policies:
+            decision = await self._limiter.check(request.client.key, route.policy.rate_policies)
+            headers = rate_limit_headers(decision, route.policy_header)
+            if not decision.allowed:
+                return HttpReply.error(_too_many_requests(decision), headers)
         try:
             query, auth_values = _query(request.query_string, route.policy.auth_parameters)
             self._auth.authorize(

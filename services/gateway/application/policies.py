@@ -31,8 +31,13 @@ class RoutePolicy:
 
 class RoutePolicies:
     def __init__(self, limits: RateLimitSettings) -> None:
-        self.chat = (RatePolicy("chat", limits.chat),)
-        self.api = (RatePolicy("api-hour", limits.api_hour), RatePolicy("api-minute", limits.api_minute))
+        # RATE_LIMIT_ENABLED=false: routes without policies, which the gateway neither counts nor announces.
+        self.chat = (RatePolicy("chat", limits.chat),) if limits.enabled else ()
+        self.api = (
+            (RatePolicy("api-hour", limits.api_hour), RatePolicy("api-minute", limits.api_minute))
+            if limits.enabled
+            else ()
+        )
 
     def for_binding(self, binding: HttpBinding) -> RoutePolicy:
         rate_policies = self.chat if binding.rpc_name == CHAT_RPC else self.api

@@ -1,0 +1,159 @@
+"""The ratios the issue sets goals for, the machine's description, the Markdown table and the JSON."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.measure import ratio
+
+
+@dataclass(frozen=True)
+class Goal:
+    name: str
+    value: float | None
+    goal: str
+    met: Callable[[float], bool]
+
+    @property
+    def verdict(self) -> str:
+        if self.value is None:
+            return "not measured"
+        return "met" if self.met(self.value) else "MISSED"
+
+
+def goals(runs: dict) -> list[Goal]:
+    gateway = runs.get("gateway_limits_redis") or runs["gateway_limits_memory"]
+    baseline, direct, bare = runs["flask_baseline"], runs["direct_grpc"], runs["bare_starlette"]
+    return [
+        Goal(
+            "(gateway + consent) CPU per unsubscribe ÷ Flask baseline CPU per unsubscribe",
+            ratio(gateway["cpu_ms_per_request"], baseline["cpu_ms_per_request"]),
+            "≤ 0.5",
+            lambda v: v <= 0.5,
+        ),
+        Goal(
+            "requests/s through the gateway ÷ Flask baseline requests/s",
+            ratio(gateway["rps"], baseline["rps"]),
+            "≥ 2",
+            lambda v: v >= 2,
+        ),
+        Goal(
+            "gateway CPU per request ÷ bare uvicorn/Starlette CPU per request",
+            ratio(
+                gateway["processes"]["gateway"]["cpu_ms_per_request"],
+                bare["processes"]["bare"]["cpu_ms_per_request"],
+            ),
+            "≤ 2.5",
+            lambda v: v <= 2.5,
+        ),
+        Goal("gateway p99 ÷ direct gRPC p99", ratio(gateway["p99_ms"], direct["p99_ms"]), "≤ 2", lambda v: v <= 2),
+        Goal(
+            "Redis round trips per limited request (2 limits, headers included)",
+            runs.get("gateway_limits_redis", {}).get("redis_commands_per_request"),
+            "1",
+            lambda v: abs(v - 1) < 0.01,
+        ),
+    ]
+
+
+def machine() -> dict:
+    model = next(
+        (line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if line.startswith("model name")),
+        platform.processor(),
+    )
+    memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "0")
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "memory_gib": round(int(memory) / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "redis_server": _version(["redis-server", "--version"]),
+        "hey": "hey " + (_version(["dpkg-query", "-W", "-f=${Version}", "hey"]) or "?"),
+        "commit": _version(["git", "rev-parse", "--short", "HEAD"]),
+    }
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path) as file:
+            return file.read()
+    except OSError:
+        return ""
+
+
+def _version(command: list[str]) -> str | None:
+    try:
+        return subprocess.run(command, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+    except OSError:
+        return None
+
+
+LOAD_ROWS = [
+    ("gateway_limits_redis", "1, 3", "POST /api/unsubscribe via gateway, limits in Redis"),
+    ("gateway_limits_memory", "3", "POST /api/unsubscribe via gateway, limits in memory"),
+    ("gateway_limits_off", "3", "POST /api/unsubscribe via gateway, limits off"),
+    ("direct_grpc", "1", "Unsubscribe by direct gRPC (2 client processes)"),
+    ("flask_baseline", "1", "Flask baseline (gunicorn, 2 sync workers)"),
+    ("bare_starlette", "-", "bare uvicorn/Starlette, same JSON, no upstream"),
+    ("chat_gateway", "2", "POST /api/chatbot/chat via gateway"),
+]
+
+
+def _number(value: float | None, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(result: dict) -> str:
+    runs = result["runs"]
+    lines = [
+        f"Databases: {result['backends']['database']}; rate-limit storage: {result['backends']['redis']}. "
+        f"{result['scale']['requests']} requests per run at concurrency {result['scale']['concurrency']} "
+        f"(after {result['scale']['warmup']} warm-up requests).",
+        "",
+        "| scenario | run | req/s | p50 ms | p95 ms | p99 ms | CPU ms/req per process | peak RSS MiB | Redis cmds/req | errors |",
+        "|---|---|---:|---:|---:|---:|---|---|---:|---|",
+    ]
+    for key, scenario, label in LOAD_ROWS:
+        run = runs.get(key)
+        if run is None:
+            continue
+        cpu = ", ".join(f"{n} {p['cpu_ms_per_request']:.3f}" for n, p in run["processes"].items())
+        rss = ", ".join(f"{n} {p['peak_rss_mib']:.0f}" for n, p in run["processes"].items())
+        errors = ", ".join(f"{k}×{v}" for k, v in run["failures"].items()) or "0"
+        lines.append(
+            f"| {scenario} | {label} | {run['rps']:.0f} | {run['p50_ms']:.2f} | {run['p95_ms']:.2f} | "
+            f"{run['p99_ms']:.2f} | {cpu} (Σ {run['cpu_ms_per_request']:.3f}) | {rss} | "
+            f"{_number(run['redis_commands_per_request'])} | {errors} |"
+        )
+    followups, outage = result.get("followups"), result.get("notifier_outage")
+    if followups:
+        cpu = ", ".join(f"{n} {p['cpu_ms_per_followup']:.2f}" for n, p in followups["processes"].items())
+        rss = ", ".join(f"{n} {p['peak_rss_mib']:.0f}" for n, p in followups["processes"].items())
+        lines += [
+            "",
+            f"Scenario 4: {followups['followups']} due follow-ups, two chat processes: "
+            f"{followups['followups_per_second']:.0f} follow-ups/s ({followups['seconds']:.1f} s), "
+            f"duplicates {followups['duplicates']} (goal 0), sent {followups['sent']}; "
+            f"CPU ms per follow-up: {cpu}; peak RSS MiB: {rss}.",
+        ]
+    if outage:
+        lines += [
+            "",
+            f"Scenario 5: {outage['notifications']} notifications queued during a Slack outage in "
+            f"{outage['queue_seconds']:.1f} s ({outage['pending_after_outage']} pending), drained in "
+            f"{outage['drain_seconds']:.1f} s after recovery ({outage['deliveries_per_second']:.0f}/s); "
+            f"keys delivered {outage['keys_delivered']}, keys not delivered exactly once "
+            f"{outage['keys_not_delivered_once']} (goal 0); notifier CPU "
+            f"{outage['notifier_cpu_ms_per_delivery']:.2f} ms per delivery, peak RSS "
+            f"{outage['notifier_peak_rss_mib']:.0f} MiB.",
+        ]
+    lines += ["", "| ratio | value | goal | verdict |", "|---|---:|---:|---|"]
+    for goal in result["goals"]:
+        lines.append(f"| {goal['name']} | {_number(goal['value'])} | {goal['goal']} | {goal['verdict']} |")
+    return "\n".join(lines)

@@ -1,0 +1,313 @@
+"""The five scenarios. Each answers plain dictionaries (what the JSON file and the table show)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import dataclass
+
+from sqlalchemy import create_engine, func, insert, select
+
+from bench.load import UNSUBSCRIBE_EMAIL, LoadResult, grpc_load, hey
+from bench.measure import CpuMeter, peak_rss_mib
+from bench.stack import UNLIMITED, Backends, CommandProcess, migrate, python_module, start_gateway, start_service
+from tests.support.fake_sinks import FakeHttpSink
+from tests.support.gateway import GatewayProcess
+from tests.support.network import free_port
+from tests.support.services import PSEUDONYM_KEY
+
+UNSUBSCRIBE_BODY = json.dumps({"email": UNSUBSCRIBE_EMAIL}).encode()
+CHAT_BODY = json.dumps({"message": "Dzień dobry, ile kosztuje wykończenie?", "session_id": "bench-chat"}).encode()
+
+
+@dataclass(frozen=True)
+class Scale:
+    requests: int  # per HTTP or gRPC load run
+    concurrency: int
+    warmup: int
+    followups: int
+    notifications: int
+
+
+def measured(
+    run: Callable[[], LoadResult], processes: Mapping[str, list[int]], backends: Backends
+) -> dict:
+    """Runs one load with every server process metered: throughput, latency percentiles, CPU time per
+    request and peak memory of each process, Redis commands per request."""
+    commands = backends.redis_commands()
+    meter = CpuMeter(processes).start()
+    result = run()
+    usage = meter.stop()
+    commands = backends.redis_commands() - commands
+    failures = {str(status): count for status, count in result.statuses.items() if status not in (200, "OK")}
+    return {
+        "requests": result.requests,
+        "seconds": round(result.seconds, 3),
+        "rps": round(result.rps, 1),
+        "p50_ms": round(result.latency_ms(50), 2),
+        "p95_ms": round(result.latency_ms(95), 2),
+        "p99_ms": round(result.latency_ms(99), 2),
+        "failures": failures,
+        "processes": {
+            name: {
+                "cpu_ms_per_request": round(u.cpu_seconds * 1000 / result.requests, 3),
+                "peak_rss_mib": round(u.peak_rss_mib, 1),
+            }
+            for name, u in usage.items()
+        },
+        "cpu_ms_per_request": round(sum(u.cpu_seconds for u in usage.values()) * 1000 / result.requests, 3),
+        "redis_commands_per_request": round(commands / result.requests, 3) if backends.redis else None,
+    }
+
+
+class Stack:
+    """consent, notifier, chat and a gateway, the way `make run` starts them."""
+
+    def __init__(self, exits: ExitStack, backends: Backends) -> None:
+        self._exits = exits
+        self._backends = backends
+        common = {"VAR_DIR": backends.var_dir, "LOG_LEVEL": "info"}
+        self.common = common
+        self.consent_database = backends.database("consent")
+        self.consent = start_service(
+            exits,
+            "consent",
+            {**common, "CONSENT_DATABASE_URL": self.consent_database, "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY},
+        )
+        self.notifier = start_service(
+            exits, "notifier", {**common, "NOTIFIER_DATABASE_URL": backends.database("notifier")}
+        )
+        self.chat = start_service(
+            exits,
+            "chat",
+            {
+                **common,
+                **self._redis(),
+                "CHAT_DATABASE_URL": backends.database("chat"),
+                "CONSENT_ADDR": self.consent.address,
+                "NOTIFIER_ADDR": self.notifier.address,
+                "SCHEDULER_ENABLED": "false",
+            },
+        )
+
+    def _redis(self) -> dict[str, str]:
+        return {"REDIS_URL": self._backends.redis.url} if self._backends.redis else {}
+
+    def gateway(self, limits: str) -> GatewayProcess:
+        """A gateway with limits 'redis', 'memory' or 'off'; every limit high enough never to refuse."""
+        environ = {
+            **self.common,
+            "CONSENT_ADDR": self.consent.address,
+            "NOTIFIER_ADDR": self.notifier.address,
+            "CHAT_ADDR": self.chat.address,
+            "CHAT_RATE_LIMIT": UNLIMITED,
+            "API_RATE_LIMIT_HOUR": UNLIMITED,
+            "API_RATE_LIMIT_MINUTE": UNLIMITED,
+            "RATE_LIMIT_ENABLED": "false" if limits == "off" else "true",
+            **(self._redis() if limits == "redis" else {}),
+        }
+        return start_gateway(self._exits, environ)
+
+
+def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) -> dict:
+    """Scenarios 1 and 3 (and 2, on the same stack): POST /api/unsubscribe through the gateway with each
+    limit storage, the same RPC by direct gRPC, the Flask baseline, the bare Starlette floor; then chat."""
+    n, c = scale.requests, scale.concurrency
+    consent_pid = stack.consent.process.pid
+    results: dict[str, dict] = {}
+
+    def http(url: str, pids: Mapping[str, list[int]], body: bytes = UNSUBSCRIBE_BODY) -> dict:
+        hey(url, scale.warmup, c, body=body)
+        return measured(lambda: hey(url, n, c, body=body), pids, backends)
+
+    limit_modes = ["redis", "memory", "off"] if backends.redis else ["memory", "off"]
+    for mode in limit_modes:
+        gateway = stack.gateway(mode)
+        pids = {"gateway": [gateway.process.pid], "consent": [consent_pid]}
+        results[f"gateway_limits_{mode}"] = http(f"{gateway.url}/api/unsubscribe", pids)
+        if mode == limit_modes[0]:
+            chat_pids = {"gateway": [gateway.process.pid], "chat": [stack.chat.process.pid], "consent": [consent_pid]}
+            results["chat_gateway"] = http(f"{gateway.url}/api/chatbot/chat", chat_pids, CHAT_BODY)
+        gateway.stop()
+
+    grpc_load(stack.consent.address, "unsubscribe", scale.warmup, c)
+    results["direct_grpc"] = measured(
+        lambda: grpc_load(stack.consent.address, "unsubscribe", n, c), {"consent": [consent_pid]}, backends
+    )
+
+    port = free_port()
+    bare = CommandProcess(exits, python_module("bench.bare_app", str(port)), {}, f"http://127.0.0.1:{port}/health")
+    results["bare_starlette"] = http(f"http://127.0.0.1:{port}/api/unsubscribe", {"bare": bare.pids()})
+    bare.stop()
+
+    port = free_port()
+    storage = backends.redis.url if backends.redis else "memory://"
+    baseline = CommandProcess(
+        exits,
+        python_module(
+            "gunicorn", "--workers", str(BASELINE_WORKERS), "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning", "bench.baseline.app:create_app()",
+        ),
+        {
+            "BASELINE_DATABASE_URL": stack.consent_database,
+            "BASELINE_PSEUDONYM_KEY": PSEUDONYM_KEY,
+            "BASELINE_STORAGE_URI": storage,
+            "BASELINE_LIMITS": f"{UNLIMITED};{UNLIMITED.replace('hour', 'minute')}",
+        },
+        f"http://127.0.0.1:{port}/health",
+    )  # fmt: skip
+    results["flask_baseline"] = http(f"http://127.0.0.1:{port}/api/unsubscribe", {"gunicorn": baseline.pids()})
+    baseline.stop()
+    return results
+
+
+# The gateway path is two processes (gateway + consent): the baseline gets as many gunicorn workers.
+BASELINE_WORKERS = 2
+
+
+def followups(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) -> dict:
+    """Scenario 4: `scale.followups` due follow-ups worked off by two chat processes at once."""
+    count = scale.followups
+    common = {**stack.common, "AUTO_MIGRATE": "false"}
+    consent_url, chat_url = backends.database("followups_consent"), backends.database("followups_chat")
+    consent_environ = {**common, "CONSENT_DATABASE_URL": consent_url, "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY}
+    chat_environ = {
+        **common,
+        "CHAT_DATABASE_URL": chat_url,
+        "NOTIFIER_ADDR": stack.notifier.address,
+        "FOLLOWUP_DELAYS": "1s",  # one follow-up per conversation, due at once
+        "FOLLOWUP_SCAN_SECONDS": "0.2",
+    }
+    migrate("consent", consent_environ)
+    migrate("chat", chat_environ)
+    from services.chat.adapters.tables import conversations, followup_events, messages
+    from services.consent.adapters.tables import subjects
+
+    an_hour_ago = dt.datetime.now(dt.UTC) - dt.timedelta(hours=1)
+    emails = [f"followup-{i}@example.com" for i in range(count)]
+    engine = create_engine(consent_url)
+    with engine.begin() as connection:  # processing consent, no marketing: follow-ups are sent, not mailed
+        connection.execute(
+            insert(subjects),
+            [
+                {"email": e, "pseudonym": f"bench-{i}", "marketing_consent": False, "rodo_consent": True,
+                 "unsubscribed": False, "created_at": an_hour_ago, "updated_at": an_hour_ago}
+                for i, e in enumerate(emails)
+            ],
+        )  # fmt: skip
+    engine.dispose()
+    chat_engine = create_engine(chat_url)
+    with chat_engine.begin() as connection:
+        connection.execute(
+            insert(conversations),
+            [
+                {"session_id": f"followup-{i}", "email": e, "created_at": an_hour_ago,
+                 "last_user_message_at": an_hour_ago}
+                for i, e in enumerate(emails)
+            ],
+        )  # fmt: skip
+    consent = start_service(exits, "consent", consent_environ)
+    chat_environ["CONSENT_ADDR"] = consent.address
+    workers = [start_service(exits, "chat", chat_environ) for _ in range(2)]
+    pids = {f"chat_{i + 1}": [w.process.pid] for i, w in enumerate(workers)} | {"consent": [consent.process.pid]}
+    meter = CpuMeter(pids).start()
+    deadline = time.monotonic() + 900
+    with chat_engine.connect() as connection:
+        while connection.execute(select(func.count()).select_from(followup_events)).scalar_one() < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError("follow-ups were not worked off within 15 minutes")
+            time.sleep(0.5)
+            connection.rollback()
+        first, last = connection.execute(
+            select(func.min(followup_events.c.created_at), func.max(followup_events.c.created_at))
+        ).one()
+        per_pair = (
+            select(func.count().label("n"))
+            .select_from(messages)
+            .where(messages.c.followup_number > 0)
+            .group_by(messages.c.conversation_id, messages.c.followup_number)
+            .subquery()
+        )
+        duplicates = connection.execute(select(func.coalesce(func.sum(per_pair.c.n - 1), 0))).scalar_one()
+        sent = connection.execute(select(func.count()).select_from(per_pair)).scalar_one()
+    usage = meter.stop()
+    chat_engine.dispose()
+    seconds = max((last - first).total_seconds(), 0.001)
+    return {
+        "followups": count,
+        "sent": sent,
+        "seconds": round(seconds, 2),
+        "followups_per_second": round(count / seconds, 1),
+        "duplicates": int(duplicates),
+        "processes": {
+            name: {"cpu_ms_per_followup": round(u.cpu_seconds * 1000 / count, 3), "peak_rss_mib": round(u.peak_rss_mib, 1)}
+            for name, u in usage.items()
+        },
+    }
+
+
+def notifier_outage(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) -> dict:
+    """Scenario 5: notifications queued while the Slack sink is down, drained once it is back."""
+    count = scale.notifications
+    sink = FakeHttpSink("slack")
+    exits.callback(sink.close)
+    sink.answer("error")
+    database = backends.database("outage_notifier")
+    notifier = start_service(
+        exits,
+        "notifier",
+        {
+            **stack.common,
+            **({"REDIS_URL": backends.redis.url} if backends.redis else {}),
+            "NOTIFIER_DATABASE_URL": database,
+            "SLACK_WEBHOOK_URL": sink.url,
+            "SINK_TIMEOUT_SECONDS": "1",
+            "CB_FAIL_MAX": "5",
+            "CB_RESET_TIMEOUT": "2",
+            "DLQ_RETRY_MINUTES": "0.01",  # a retry pass every 0.6 s
+            "DLQ_BACKOFF_SECONDS": "0.2",
+            "DLQ_BACKOFF_MAX_SECONDS": "1",
+            "DLQ_MAX_RETRIES": "100",  # the outage must not turn entries into failures
+        },
+    )
+    queued = grpc_load(notifier.address, "notify", count, 8)
+    from services.notifier.adapters.tables import notifications
+
+    engine = create_engine(database)
+    with engine.connect() as connection:
+        pending = connection.execute(
+            select(func.count()).select_from(notifications).where(notifications.c.status == "pending")
+        ).scalar_one()
+    meter = CpuMeter({"notifier": [notifier.process.pid]}).start()
+    sink.answer("ok")
+    recovered = time.monotonic()
+    deadline = recovered + 900
+    while len(sink.delivered()) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(sink.delivered())} of {count} delivered within 15 minutes")
+        time.sleep(0.2)
+    drain = time.monotonic() - recovered
+    time.sleep(1.0)  # anything delivered twice would show up now
+    usage = meter.stop()["notifier"]
+    per_key = sink.deliveries_per_key(lambda body: body["text"])
+    with engine.connect() as connection:
+        still_pending = connection.execute(
+            select(func.count()).select_from(notifications).where(notifications.c.status != "delivered")
+        ).scalar_one()
+    engine.dispose()
+    return {
+        "notifications": count,
+        "queue_seconds": round(queued.seconds, 2),
+        "queue_failures": {k: v for k, v in queued.statuses.items() if k != "OK"},
+        "pending_after_outage": pending,
+        "drain_seconds": round(drain, 2),
+        "deliveries_per_second": round(count / drain, 1),
+        "keys_delivered": len(per_key),
+        "keys_not_delivered_once": sum(1 for n in per_key.values() if n != 1) + (count - len(per_key)),
+        "not_delivered_in_db": still_pending,
+        "notifier_cpu_ms_per_delivery": round(usage.cpu_seconds * 1000 / count, 3),
+        "notifier_peak_rss_mib": round(peak_rss_mib(notifier.process.pid), 1),
+    }
