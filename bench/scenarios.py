@@ -128,6 +128,11 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
         gateway = stack.gateway(mode)
         pids = {"gateway": [gateway.process.pid], "consent": [consent_pid]}
         results[f"gateway_limits_{mode}"] = http(f"{gateway.url}/api/unsubscribe", pids)
+        if mode == "redis":
+            probe = lambda: hey(f"{gateway.url}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)  # noqa: E731
+            results[f"gateway_limits_{mode}"]["redis_round_trips_per_request"] = round(
+                backends.round_trips(probe) / scale.warmup, 3
+            )
         if mode == limit_modes[0]:
             chat_pids = {"gateway": [gateway.process.pid], "chat": [stack.chat.process.pid], "consent": [consent_pid]}
             results["chat_gateway"] = http(f"{gateway.url}/api/chatbot/chat", chat_pids, CHAT_BODY)
@@ -160,6 +165,11 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
         f"http://127.0.0.1:{port}/health",
     )  # fmt: skip
     results["flask_baseline"] = http(f"http://127.0.0.1:{port}/api/unsubscribe", {"gunicorn": baseline.pids()})
+    if backends.redis:
+        probe = lambda: hey(f"http://127.0.0.1:{port}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)  # noqa: E731
+        results["flask_baseline"]["redis_round_trips_per_request"] = round(
+            backends.round_trips(probe) / scale.warmup, 3
+        )
     baseline.stop()
     return results
 

@@ -12,6 +12,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
+import uuid
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -63,6 +66,33 @@ class Backends:
         finally:
             client.close()
         return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_config"))
+
+    def round_trips(self, drive: Callable[[], object]) -> int:
+        """Commands clients sent while drive() ran, as MONITOR shows them: INFO commandstats also counts
+        the commands a Lua script runs inside its one round trip, MONITOR marks those as 'lua'."""
+        assert self.redis is not None
+        marker = f"bench-{uuid.uuid4().hex}"
+        monitoring = redis.Redis.from_url(self.redis.url)
+        sent = 0
+
+        def drive_then_mark() -> None:
+            try:
+                drive()
+            finally:
+                marking = redis.Redis.from_url(self.redis.url)
+                marking.echo(marker)
+                marking.close()
+
+        with monitoring.monitor() as monitor:
+            driver = threading.Thread(target=drive_then_mark)
+            driver.start()
+            for command in monitor.listen():
+                if marker in command["command"]:
+                    break
+                sent += command["client_type"] != "lua"
+            driver.join()
+        monitoring.close()
+        return sent
 
 
 def migrate(service: str, environ: dict[str, str]) -> None:

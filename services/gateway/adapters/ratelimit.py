@@ -1,11 +1,17 @@
-"""The rate limiter on the `limits` library: Redis when REDIS_URL is set, memory otherwise.
+"""The rate limiter: Redis when REDIS_URL is set, memory otherwise.
+
+In Redis, every limit of a route is checked and counted by one Lua script (loaded once, called with
+EVALSHA) that also answers what the headers need: one round trip per request, however many limits the
+route has. The `limits` library, the well-kept choice otherwise and still the in-memory storage here,
+spends two round trips per limit (hit, then window stats) and several commands in each; under load that
+was most of the gateway's Redis traffic (bench/RESULTS.md). The script implements the same three
+strategies: fixed-window, sliding-window-counter (two fixed windows, the previous one weighted by how
+much of it still overlaps the sliding window) and moving-window (a sorted set of request times). A
+request that any limit refuses counts against none, so refused requests do not extend an outage.
 
 While Redis cannot be reached the limits are counted in memory (per process: with several replicas
 each one allows the full budget), never switched off, and never a 5xx. A background task pings Redis
 every RATE_LIMIT_REDIS_RECHECK_SECONDS and switches back when it answers. Each switch is logged once.
-
-Today every policy costs two Redis round trips (hit, then window stats); the RateLimiter port lets a
-single-script implementation replace this class without touching the request flow.
 """
 
 from __future__ import annotations
@@ -14,10 +20,11 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Sequence
 
 import redis.asyncio
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import STRATEGIES, RateLimiter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -31,6 +38,65 @@ log = logging.getLogger(__name__)
 # A Redis that hangs must not hold requests: every command gets this long, with no retries.
 REDIS_TIMEOUT_SECONDS = 0.5
 
+# KEYS: one per limit. ARGV: strategy, a request-unique token, then amount and window (ms) per limit.
+# Answers allowed (0/1), remaining and reset time (epoch ms) per limit. Time is Redis's own (TIME), so
+# replicas with drifting clocks share one window.
+CHECK_AND_COUNT = """
+local strategy, token = ARGV[1], ARGV[2]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local states, all_allowed = {}, true
+for i, key in ipairs(KEYS) do
+  local amount, window = tonumber(ARGV[2 * i + 1]), tonumber(ARGV[2 * i + 2])
+  local used, reset
+  if strategy == 'fixed-window' then
+    used = tonumber(redis.call('GET', key) or '0')
+    local ttl = redis.call('PTTL', key)
+    reset = now + (ttl > 0 and ttl or window)
+  elseif strategy == 'moving-window' then
+    redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+    used = redis.call('ZCARD', key)
+    local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+    reset = (oldest[2] and tonumber(oldest[2]) or now) + window
+  else
+    local start = now - now % window
+    local previous = tonumber(redis.call('GET', key .. ':' .. (start - window)) or '0')
+    local current = tonumber(redis.call('GET', key .. ':' .. start) or '0')
+    local left = start + window - now
+    used = math.floor(previous * left / window) + current
+    if previous > 0 then
+      reset = now + math.min(left, math.ceil(window / previous))
+    else
+      reset = start + window + math.ceil(window / math.max(current, 1))
+    end
+  end
+  local allowed = used < amount
+  all_allowed = all_allowed and allowed
+  states[i] = {allowed, used, reset, amount, window}
+end
+local answer = {}
+for i, key in ipairs(KEYS) do
+  local allowed, used, reset, amount, window = unpack(states[i])
+  if all_allowed then
+    used = used + 1
+    if strategy == 'fixed-window' then
+      if redis.call('INCR', key) == 1 then redis.call('PEXPIRE', key, window) end
+    elseif strategy == 'moving-window' then
+      redis.call('ZADD', key, now, now .. ':' .. token)
+      redis.call('PEXPIRE', key, window)
+    else
+      local counter = key .. ':' .. (now - now % window)
+      redis.call('INCR', counter)
+      redis.call('PEXPIRE', counter, 2 * window)
+    end
+  end
+  answer[3 * i - 2] = allowed and 1 or 0
+  answer[3 * i - 1] = math.max(0, amount - used)
+  answer[3 * i] = reset
+end
+return answer
+"""
+
 
 class LimitsRateLimiter:
     def __init__(self, settings: RateLimitSettings) -> None:
@@ -40,7 +106,7 @@ class LimitsRateLimiter:
         self._memory: RateLimiter = strategy(self._memory_storage)
         self._recheck_seconds = settings.redis_recheck_seconds
         self._client: redis.asyncio.Redis | None = None
-        self._redis: RateLimiter | None = None
+        self._key_prefix = settings.key_prefix
         if settings.redis_url is not None:
             self._client = redis.asyncio.Redis.from_url(
                 settings.redis_url,
@@ -48,15 +114,8 @@ class LimitsRateLimiter:
                 socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
                 retry=Retry(NoBackoff(), 0),
             )
-            storage = RedisStorage(
-                "async+redis://",  # the connection comes from the pool below, not from this URI
-                implementation="redispy",
-                key_prefix=settings.key_prefix,
-                wrap_exceptions=True,
-                connection_pool=self._client.connection_pool,
-            )
-            self._redis = strategy(storage)
-        self._using_redis = self._redis is not None
+            self._script = self._client.register_script(CHECK_AND_COUNT)
+        self._using_redis = self._client is not None
         self._watcher: asyncio.Task | None = None
 
     @property
@@ -69,7 +128,7 @@ class LimitsRateLimiter:
             log.info("rate limits in memory (REDIS_URL is not set)")
             return
         try:
-            await self._client.ping()
+            await self._client.script_load(CHECK_AND_COUNT)  # later calls are EVALSHA only
         except Exception as error:
             self._fall_back(error)
         else:
@@ -86,12 +145,24 @@ class LimitsRateLimiter:
             await self._client.aclose()
 
     async def check(self, client_key: str, policies: Sequence[RatePolicy]) -> Decision:
-        if self._redis is not None and self._using_redis:
+        if self._client is not None and self._using_redis:
             try:
-                return await _decide(self._redis, "redis", client_key, policies)
+                return await self._decide_in_redis(client_key, policies)
             except Exception as error:  # whatever Redis did, the request is answered from memory
                 self._fall_back(error)
         return await _decide(self._memory, "memory", client_key, policies)
+
+    async def _decide_in_redis(self, client_key: str, policies: Sequence[RatePolicy]) -> Decision:
+        keys = [f"{self._key_prefix}:{self.strategy}:{p.name}:{client_key}" for p in policies]
+        arguments: list[str | int] = [self.strategy, uuid.uuid4().hex]
+        for policy in policies:
+            arguments += [policy.quota, policy.window_seconds * 1000]
+        answer = await self._script(keys=keys, args=arguments)
+        states = tuple(
+            LimitState(policy, bool(answer[3 * i]), int(answer[3 * i + 1]), answer[3 * i + 2] / 1000)
+            for i, policy in enumerate(policies)
+        )
+        return Decision(states, "redis")
 
     def _fall_back(self, error: Exception) -> None:
         if not self._using_redis and self._watcher is not None:
@@ -109,7 +180,7 @@ class LimitsRateLimiter:
         while not self._using_redis:
             await asyncio.sleep(self._recheck_seconds)
             try:
-                await self._client.ping()
+                await self._client.script_load(CHECK_AND_COUNT)  # a restarted Redis has lost it
             except Exception as error:
                 log.debug("Redis still unreachable: %s", error)
                 continue
