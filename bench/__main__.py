@@ -57,7 +57,12 @@ def main() -> None:
         say(f"scenario 5: {scale.notifications} notifications through a sink outage")
         result["notifier_outage"] = notifier_outage(exits, backends, stack, scale)
     result["goals"] = [
-        {"name": g.name, "value": None if g.value is None else round(g.value, 3), "goal": g.goal, "verdict": g.verdict}
+        {
+            "name": g.name,
+            "value": None if g.value is None else round(g.value, 3),
+            "goal": g.goal,
+            "verdict": g.verdict,
+        }
         for g in goals(result["runs"])
     ]
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
@@ -66,7 +71,8 @@ def main() -> None:
     path = RESULTS_DIR / f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(markdown(result))
-    say(f"wrote {path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path} in {result['duration_seconds']:.0f} s")
+    shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+    say(f"wrote {shown} in {result['duration_seconds']:.0f} s")
 
 
 if __name__ == "__main__":

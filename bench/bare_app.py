@@ -7,6 +7,7 @@ Run as `python -m bench.bare_app <port>`.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import uvicorn
@@ -15,7 +16,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-BODY = b'{"success":true,"message":"Successfully unsubscribed from marketing emails","email":"bench@example.com"}'
+BODY = json.dumps(
+    {
+        "success": True,
+        "message": "Successfully unsubscribed from marketing emails",
+        "email": "bench@example.com",
+    },
+    separators=(",", ":"),
+).encode()
 
 
 async def unsubscribe(request: Request) -> Response:
@@ -27,9 +35,7 @@ async def health(_request: Request) -> Response:
     return Response(b'{"status":"ok"}', media_type="application/json")
 
 
-app = Starlette(
-    routes=[Route("/api/unsubscribe", unsubscribe, methods=["POST"]), Route("/health", health)]
-)
+app = Starlette(routes=[Route("/api/unsubscribe", unsubscribe, methods=["POST"]), Route("/health", health)])
 
 
 def main() -> None:

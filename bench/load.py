@@ -40,7 +40,9 @@ def hey_executable() -> str:
     return executable
 
 
-def hey(url: str, requests: int, concurrency: int, *, body: bytes | None = None, headers: Sequence[str] = ()) -> LoadResult:
+def hey(
+    url: str, requests: int, concurrency: int, *, body: bytes | None = None, headers: Sequence[str] = ()
+) -> LoadResult:
     """`requests` calls with `concurrency` workers; POST with a JSON body when one is given. The CSV
     output has one row per request: its latency, status and offset from the start."""
     command = [hey_executable(), "-n", str(requests), "-c", str(concurrency), "-o", "csv", "-t", "30"]
@@ -48,7 +50,7 @@ def hey(url: str, requests: int, concurrency: int, *, body: bytes | None = None,
         command += ["-m", "POST", "-T", "application/json", "-d", body.decode()]
     for header in headers:
         command += ["-H", header]
-    output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=600).stdout
+    output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=600).stdout  # noqa: S603
     latencies, statuses, finished = [], Counter(), 0.0
     for row in csv.DictReader(io.StringIO(output)):
         latency = float(row["response-time"])

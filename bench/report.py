@@ -50,7 +50,12 @@ def goals(runs: dict) -> list[Goal]:
             "≤ 2.5",
             lambda v: v <= 2.5,
         ),
-        Goal("gateway p99 ÷ direct gRPC p99", ratio(gateway["p99_ms"], direct["p99_ms"]), "≤ 2", lambda v: v <= 2),
+        Goal(
+            "gateway p99 ÷ direct gRPC p99",
+            ratio(gateway["p99_ms"], direct["p99_ms"]),
+            "≤ 2",
+            lambda v: v <= 2,
+        ),
         Goal(
             "Redis round trips per limited request (2 limits, headers included)",
             runs.get("gateway_limits_redis", {}).get("redis_round_trips_per_request"),
@@ -62,10 +67,16 @@ def goals(runs: dict) -> list[Goal]:
 
 def machine() -> dict:
     model = next(
-        (line.split(":", 1)[1].strip() for line in _read("/proc/cpuinfo").splitlines() if line.startswith("model name")),
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
         platform.processor(),
     )
-    memory = next((line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "0")
+    memory = next(
+        (line.split()[1] for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal")), "0"
+    )
     return {
         "cpu": model,
         "cores": os.cpu_count(),
@@ -89,7 +100,8 @@ def _read(path: str) -> str:
 
 def _version(command: list[str]) -> str | None:
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=10, check=False).stdout.strip()
+        done = subprocess.run(command, capture_output=True, text=True, timeout=10, check=False)  # noqa: S603
+        return done.stdout.strip()
     except OSError:
         return None
 
@@ -126,12 +138,12 @@ def markdown(result: dict) -> str:
             continue
         cpu = ", ".join(f"{n} {p['cpu_ms_per_request']:.3f}" for n, p in run["processes"].items())
         rss = ", ".join(f"{n} {p['peak_rss_mib']:.0f}" for n, p in run["processes"].items())
-        errors = ", ".join(f"{k}×{v}" for k, v in run["failures"].items()) or "0"
+        errors = ", ".join(f"{k}: {v}" for k, v in run["failures"].items()) or "0"
         lines.append(
             f"| {scenario} | {label} | {run['rps']:.0f} | {run['p50_ms']:.2f} | {run['p95_ms']:.2f} | "
             f"{run['p99_ms']:.2f} | {cpu} (Σ {run['cpu_ms_per_request']:.3f}) | {rss} | "
-            f"{_number(run['redis_commands_per_request'])} | {_number(run.get('redis_round_trips_per_request'))} "
-            f"| {errors} |"
+            f"{_number(run['redis_commands_per_request'])} | "
+            f"{_number(run.get('redis_round_trips_per_request'))} | {errors} |"
         )
     followups, outage = result.get("followups"), result.get("notifier_outage")
     if followups:

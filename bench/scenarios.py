@@ -8,19 +8,30 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import create_engine, func, insert, select
 
 from bench.load import UNSUBSCRIBE_EMAIL, LoadResult, grpc_load, hey
 from bench.measure import CpuMeter, peak_rss_mib
-from bench.stack import UNLIMITED, Backends, CommandProcess, migrate, python_module, start_gateway, start_service
+from bench.stack import (
+    UNLIMITED,
+    Backends,
+    CommandProcess,
+    migrate,
+    python_module,
+    start_gateway,
+    start_service,
+)
 from tests.support.fake_sinks import FakeHttpSink
 from tests.support.gateway import GatewayProcess
 from tests.support.network import free_port
 from tests.support.services import PSEUDONYM_KEY
 
 UNSUBSCRIBE_BODY = json.dumps({"email": UNSUBSCRIBE_EMAIL}).encode()
-CHAT_BODY = json.dumps({"message": "Dzień dobry, ile kosztuje wykończenie?", "session_id": "bench-chat"}).encode()
+CHAT_BODY = json.dumps(
+    {"message": "Dzień dobry, ile kosztuje wykończenie?", "session_id": "bench-chat"}
+).encode()
 
 
 @dataclass(frozen=True)
@@ -32,9 +43,7 @@ class Scale:
     notifications: int
 
 
-def measured(
-    run: Callable[[], LoadResult], processes: Mapping[str, list[int]], backends: Backends
-) -> dict:
+def measured(run: Callable[[], LoadResult], processes: Mapping[str, list[int]], backends: Backends) -> dict:
     """Runs one load with every server process metered: throughput, latency percentiles, CPU time per
     request and peak memory of each process, Redis commands per request."""
     commands = backends.redis_commands()
@@ -129,12 +138,16 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
         pids = {"gateway": [gateway.process.pid], "consent": [consent_pid]}
         results[f"gateway_limits_{mode}"] = http(f"{gateway.url}/api/unsubscribe", pids)
         if mode == "redis":
-            probe = lambda: hey(f"{gateway.url}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)  # noqa: E731
+            probe = partial(hey, f"{gateway.url}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)
             results[f"gateway_limits_{mode}"]["redis_round_trips_per_request"] = round(
                 backends.round_trips(probe) / scale.warmup, 3
             )
         if mode == limit_modes[0]:
-            chat_pids = {"gateway": [gateway.process.pid], "chat": [stack.chat.process.pid], "consent": [consent_pid]}
+            chat_pids = {
+                "gateway": [gateway.process.pid],
+                "chat": [stack.chat.process.pid],
+                "consent": [consent_pid],
+            }
             results["chat_gateway"] = http(f"{gateway.url}/api/chatbot/chat", chat_pids, CHAT_BODY)
         gateway.stop()
 
@@ -144,7 +157,9 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
     )
 
     port = free_port()
-    bare = CommandProcess(exits, python_module("bench.bare_app", str(port)), {}, f"http://127.0.0.1:{port}/health")
+    bare = CommandProcess(
+        exits, python_module("bench.bare_app", str(port)), {}, f"http://127.0.0.1:{port}/health"
+    )
     results["bare_starlette"] = http(f"http://127.0.0.1:{port}/api/unsubscribe", {"bare": bare.pids()})
     bare.stop()
 
@@ -164,9 +179,13 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
         },
         f"http://127.0.0.1:{port}/health",
     )  # fmt: skip
-    results["flask_baseline"] = http(f"http://127.0.0.1:{port}/api/unsubscribe", {"gunicorn": baseline.pids()})
+    results["flask_baseline"] = http(
+        f"http://127.0.0.1:{port}/api/unsubscribe", {"gunicorn": baseline.pids()}
+    )
     if backends.redis:
-        probe = lambda: hey(f"http://127.0.0.1:{port}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)  # noqa: E731
+        probe = partial(
+            hey, f"http://127.0.0.1:{port}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY
+        )
         results["flask_baseline"]["redis_round_trips_per_request"] = round(
             backends.round_trips(probe) / scale.warmup, 3
         )
@@ -222,7 +241,9 @@ def followups(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) 
     consent = start_service(exits, "consent", consent_environ)
     chat_environ["CONSENT_ADDR"] = consent.address
     workers = [start_service(exits, "chat", chat_environ) for _ in range(2)]
-    pids = {f"chat_{i + 1}": [w.process.pid] for i, w in enumerate(workers)} | {"consent": [consent.process.pid]}
+    pids = {f"chat_{i + 1}": [w.process.pid] for i, w in enumerate(workers)} | {
+        "consent": [consent.process.pid]
+    }
     meter = CpuMeter(pids).start()
     deadline = time.monotonic() + 900
     with chat_engine.connect() as connection:
@@ -253,7 +274,10 @@ def followups(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) 
         "followups_per_second": round(count / seconds, 1),
         "duplicates": int(duplicates),
         "processes": {
-            name: {"cpu_ms_per_followup": round(u.cpu_seconds * 1000 / count, 3), "peak_rss_mib": round(u.peak_rss_mib, 1)}
+            name: {
+                "cpu_ms_per_followup": round(u.cpu_seconds * 1000 / count, 3),
+                "peak_rss_mib": round(u.peak_rss_mib, 1),
+            }
             for name, u in usage.items()
         },
     }

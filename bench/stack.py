@@ -27,7 +27,6 @@ from tests.support.gateway import GatewayProcess
 from tests.support.network import free_port, wait_until_http_ok
 from tests.support.processes import REPO_ROOT, ServiceProcess, run_module
 from tests.support.redis_server import PrivateRedis
-from tests.support.services import PSEUDONYM_KEY
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 UNLIMITED = "100000000 per hour"  # limits are counted, never reached
@@ -39,7 +38,11 @@ class Backends:
     def __init__(self, exits: ExitStack) -> None:
         self._exits = exits
         self.var_dir = exits.enter_context(tempfile.TemporaryDirectory(prefix="bench-"))
-        raw = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL") or DEFAULT_DATABASE_URL
+        raw = (
+            os.environ.get("BENCH_DATABASE_URL")
+            or os.environ.get("TEST_DATABASE_URL")
+            or DEFAULT_DATABASE_URL
+        )
         admin = normalise_url(raw)
         self._admin = admin if postgres_reachable(admin) else None
         self.database_kind = "postgresql" if self._admin is not None else "sqlite"
@@ -47,7 +50,9 @@ class Backends:
         if shutil.which("redis-server"):
             self.redis = PrivateRedis().start()
             exits.callback(self.redis.close)
-        self.redis_kind = "redis (private redis-server)" if self.redis else "memory (no redis-server installed)"
+        self.redis_kind = (
+            "redis (private redis-server)" if self.redis else "memory (no redis-server installed)"
+        )
 
     def database(self, label: str) -> str:
         if self._admin is not None:
@@ -120,9 +125,11 @@ def start_gateway(exits: ExitStack, environ: dict[str, str]) -> GatewayProcess:
 class CommandProcess:
     """Any other server the bench starts (the bare app, gunicorn), with its whole process tree."""
 
-    def __init__(self, exits: ExitStack, command: list[str], environ: dict[str, str], health_url: str) -> None:
-        self._log = exits.enter_context(tempfile.NamedTemporaryFile(prefix="bench-", suffix=".log"))
-        self.process = subprocess.Popen(
+    def __init__(
+        self, exits: ExitStack, command: list[str], environ: dict[str, str], health_url: str
+    ) -> None:
+        self._log = exits.enter_context(tempfile.NamedTemporaryFile(prefix="bench-", suffix=".log"))  # noqa: SIM115
+        self.process = subprocess.Popen(  # noqa: S603
             command, cwd=REPO_ROOT, env={**os.environ, **environ}, stdout=self._log, stderr=subprocess.STDOUT
         )
         exits.callback(self.stop)

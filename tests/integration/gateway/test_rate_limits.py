@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+import redis
 
 CHAT = "/api/chatbot/chat"
 MESSAGE = {"message": "Dzień dobry", "session_id": "s-limits"}
@@ -159,3 +160,45 @@ def test_a_redis_that_is_down_at_start_is_no_reason_not_to_serve(start_gateway, 
     with httpx.Client(base_url=gateway.url) as http:
         assert [http.post(CHAT, json=MESSAGE).status_code for _ in range(2)] == [200, 429]
         assert http.get("/api/health/deep").json()["rate_limits"]["storage"] == "memory"
+
+
+def test_every_limit_of_a_route_costs_one_redis_round_trip_headers_included(
+    start_gateway, admin, private_redis
+):
+    gateway = start_gateway(
+        REDIS_URL=private_redis.url, API_RATE_LIMIT_HOUR="100 per hour", API_RATE_LIMIT_MINUTE="3 per minute"
+    )
+    counter = redis.Redis.from_url(private_redis.url)
+    counter.config_resetstat()
+    with httpx.Client(base_url=gateway.url, headers=admin) as http:
+        answers = [http.get("/api/admin/breakers") for _ in range(4)]
+    calls = {
+        name.removeprefix("cmdstat_"): stat["calls"] for name, stat in counter.info("commandstats").items()
+    }
+    counter.close()
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[2].headers["ratelimit"].startswith('"api-hour";r=97;t=')
+    assert answers[3].headers["retry-after"]
+    # One EVALSHA per request; everything else the server ran was inside that script.
+    assert calls.pop("evalsha") == 4
+    calls.pop("config|resetstat")
+    assert set(calls) <= {
+        "time",
+        "get",
+        "pttl",
+        "incr",
+        "pexpire",
+        "zadd",
+        "zcard",
+        "zrange",
+        "zremrangebyscore",
+    }
+
+
+def test_limits_switched_off_neither_refuse_nor_announce(start_gateway, chat):
+    gateway = start_gateway(CHAT_RATE_LIMIT="1 per hour", RATE_LIMIT_ENABLED="false")
+    with httpx.Client(base_url=gateway.url) as http:
+        answers = [http.post(CHAT, json=MESSAGE) for _ in range(3)]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert chat.servicer.count("SendMessage") == 3
+    assert not any(name.startswith(("x-ratelimit", "ratelimit")) for name in answers[0].headers)
