@@ -35,8 +35,12 @@ def _encode(context: SessionContext) -> str:
 
 def _decode(raw: str | bytes) -> SessionContext:
     data = json.loads(raw)
+    flags = data.get("flags")  # absent in entries written before it existed
     return SessionContext(
-        data["conversation_id"], data["has_contact"], [tuple(pair) for pair in data["recent"]]
+        data["conversation_id"],
+        data["has_contact"],
+        [tuple(pair) for pair in data["recent"]],
+        tuple(flags) if flags is not None else None,
     )
 
 

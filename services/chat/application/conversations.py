@@ -108,7 +108,9 @@ class ConversationService:
             conversation.last_user_message_at = now
             uow.conversations.save(conversation)
 
-            lead = uow.leads.for_conversation(conversation.id) or self._new_lead(uow, conversation.id)
+            lead = uow.leads.for_conversation(conversation.id) or self._new_lead(
+                uow, conversation.id, context.flags if context else None
+            )
             lead.signals = lead.signals.merged(found)
             if lead.signals.has_contact:
                 announce = lead.should_announce(self._threshold)
@@ -138,7 +140,12 @@ class ConversationService:
         recent = [*(context.recent if context else []), (Role.USER.value, text), (Role.BOT.value, reply.text)]
         self._cache.set(
             session,
-            SessionContext(conversation.id, lead.signals.has_contact, recent[-CONTEXT_MESSAGES:]),
+            SessionContext(
+                conversation.id,
+                lead.signals.has_contact,
+                recent[-CONTEXT_MESSAGES:],
+                (lead.signals.budget, lead.signals.area, lead.signals.timeline),
+            ),
         )
         if queued:
             self._on_outbox_work()
@@ -159,8 +166,12 @@ class ConversationService:
             return ConversationView(conversation, uow.conversations.messages(conversation.id))
 
     @staticmethod
-    def _new_lead(uow: UnitOfWork, conversation_id: int) -> Lead:
-        """A lead not stored yet, knowing what the visitor said before leaving contact details."""
+    def _new_lead(uow: UnitOfWork, conversation_id: int, flags: tuple[bool, bool, bool] | None) -> Lead:
+        """A lead not stored yet, knowing what the visitor said before leaving contact details: from
+        the session's cached flags, or (cache miss) from the history, read once."""
+        if flags is not None:
+            budget, area, timeline = flags
+            return Lead(conversation_id, LeadSignals(budget=budget, area=area, timeline=timeline))
         signals = LeadSignals()
         for earlier in uow.conversations.messages(conversation_id):
             if earlier.role is Role.USER:

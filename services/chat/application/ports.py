@@ -118,6 +118,9 @@ class SessionContext:
     conversation_id: int
     has_contact: bool = False
     recent: list[tuple[str, str]] = field(default_factory=list)  # (role, text), oldest first
+    # budget, area, timeline mentioned so far, while no lead is stored: without them every message
+    # re-read the whole history (quadratic in a long conversation); None: unknown, read it once.
+    flags: tuple[bool, bool, bool] | None = None
 
 
 class SessionCache(Protocol):

@@ -16,7 +16,6 @@ from services.consent.application.ports import AuditQuery
 from services.consent.domain.model import AuditEntry, ConsentAction, Subject
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
-
 _FIND = select(subjects).where(subjects.c.email == bindparam("email"))
 _LOCK = _FIND.with_for_update()
 _SAVE = (
