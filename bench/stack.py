@@ -21,6 +21,7 @@ from pathlib import Path
 import psutil
 import redis
 
+from bench.load import LoadResult
 from services.runtime.db import normalise_url
 from tests.support.databases import fresh_postgres_database, postgres_reachable
 from tests.support.gateway import GatewayProcess
@@ -72,21 +73,20 @@ class Backends:
             client.close()
         return sum(v["calls"] for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_config"))
 
-    def round_trips(self, drive: Callable[[], object]) -> int:
-        """Commands clients sent while drive() ran, as MONITOR shows them: INFO commandstats also counts
-        the commands a Lua script runs inside its one round trip, MONITOR marks those as 'lua'."""
+    def round_trips(self, drive: Callable[[], LoadResult]) -> float:
+        """Commands clients sent per request while drive() ran, as MONITOR shows them: INFO commandstats
+        also counts the commands a Lua script runs inside its one round trip, MONITOR marks those 'lua'."""
         assert self.redis is not None
         marker = f"bench-{uuid.uuid4().hex}"
-        monitoring = redis.Redis.from_url(self.redis.url)
-        sent = 0
+        monitoring, marking = redis.Redis.from_url(self.redis.url), redis.Redis.from_url(self.redis.url)
+        marking.ping()  # connected (and its handshake sent) before anything is counted
+        sent, driven = 0, []
 
         def drive_then_mark() -> None:
             try:
-                drive()
+                driven.append(drive())
             finally:
-                marking = redis.Redis.from_url(self.redis.url)
                 marking.echo(marker)
-                marking.close()
 
         with monitoring.monitor() as monitor:
             driver = threading.Thread(target=drive_then_mark)
@@ -97,7 +97,8 @@ class Backends:
                 sent += command["client_type"] != "lua"
             driver.join()
         monitoring.close()
-        return sent
+        marking.close()
+        return sent / driven[0].requests
 
 
 def migrate(service: str, environ: dict[str, str]) -> None:
