@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+BENCH_STAMP := $(VENV)/.bench-installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 PROTO_DIR := protos
 SERVICES := consent notifier chat
@@ -45,10 +46,14 @@ test: protos
 
 # Not part of `test`: the stack under load against the Flask baseline (bench/RESULTS.md). Installs the
 # `bench` extra and Debian's `hey` load generator when missing. BENCH_SCALE=0.1 for a quick try.
-bench: protos
-	$(PY) -m pip install --quiet -e '.[dev,bench]'
+bench: protos $(BENCH_STAMP)
 	command -v hey >/dev/null || apt-get install -y hey || sudo apt-get install -y hey
 	$(PY) -m bench
+
+$(BENCH_STAMP): pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	rm -f $(VENV)/.bench-installed-*
+	touch $@
 
 lint: protos
 	$(PY) -m ruff check .
