@@ -41,7 +41,11 @@ def insert_ignoring_conflict(session: Session, table: Table, values: dict[str, A
     """INSERT … ON CONFLICT (keys) DO NOTHING on PostgreSQL and SQLite; True if a row was inserted.
 
     On PostgreSQL a concurrent insert of the same key waits for the other transaction and then does
-    nothing, so callers can follow it with a locking SELECT and always find the row."""
+    nothing, so callers can follow it with a locking SELECT and always find the row. With no keys every
+    unique index of the table is an arbiter: a table with two unique columns derived from one value must
+    pass none, since PostgreSQL raises a conflict on a unique index that is not an arbiter even while
+    racing an insert of the very same row."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=list(keys))
+    arbiters = list(keys) or None
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=arbiters)
     return session.execute(statement).rowcount == 1

@@ -44,6 +44,8 @@ class SqlSubjectRepository:
     def lock(self, email: str, pseudonym: str, now: dt.datetime) -> Subject:
         row = self._session.execute(_LOCK, {"email": email}).one_or_none()
         if row is None:
+            # No arbiter named: the pseudonym is unique too, and a racing insert of the same email
+            # would otherwise fail on its index instead of doing nothing.
             insert_ignoring_conflict(
                 self._session,
                 subjects,
@@ -56,7 +58,6 @@ class SqlSubjectRepository:
                     "created_at": now,
                     "updated_at": now,
                 },
-                "email",
             )
             row = self._session.execute(_LOCK, {"email": email}).one()
         return _subject(row)
