@@ -145,6 +145,16 @@ def markdown(result: dict) -> str:
             f"{_number(run['redis_commands_per_request'])} | "
             f"{_number(run.get('redis_round_trips_per_request'))} | {errors} |"
         )
+    for key, _, label in LOAD_ROWS:
+        sent = runs.get(key, {}).get("redis_commands_sent")
+        if sent:
+            named = ", ".join(f"{name} {count}" for name, count in sorted(sent.items()))
+            lines += [
+                "",
+                f"Redis round trips of {label}, as MONITOR saw them over one warm-up load: {named} "
+                f"({runs[key]['redis_connection_setup_commands']} of them handshakes of newly opened pool "
+                "connections, not counted per request).",
+            ]
     followups, outage = result.get("followups"), result.get("notifier_outage")
     if followups:
         cpu = ", ".join(f"{n} {p['cpu_ms_per_followup']:.2f}" for n, p in followups["processes"].items())

@@ -139,9 +139,7 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
         results[f"gateway_limits_{mode}"] = http(f"{gateway.url}/api/unsubscribe", pids)
         if mode == "redis":
             probe = partial(hey, f"{gateway.url}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)
-            results[f"gateway_limits_{mode}"]["redis_round_trips_per_request"] = round(
-                backends.round_trips(probe), 3
-            )
+            results[f"gateway_limits_{mode}"].update(_round_trips(backends.round_trips(probe)))
         if mode == limit_modes[0]:
             chat_pids = {
                 "gateway": [gateway.process.pid],
@@ -186,9 +184,17 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
         probe = partial(
             hey, f"http://127.0.0.1:{port}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY
         )
-        results["flask_baseline"]["redis_round_trips_per_request"] = round(backends.round_trips(probe), 3)
+        results["flask_baseline"].update(_round_trips(backends.round_trips(probe)))
     baseline.stop()
     return results
+
+
+def _round_trips(counted: dict) -> dict:
+    return {
+        "redis_round_trips_per_request": counted["per_request"],
+        "redis_connection_setup_commands": counted["connection_setup_commands"],
+        "redis_commands_sent": counted["commands"],
+    }
 
 
 # The gateway path is two processes (gateway + consent): the baseline gets as many gunicorn workers.
