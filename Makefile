@@ -46,8 +46,10 @@ test: protos
 
 # Not part of `test`: the stack under load against the Flask baseline (bench/RESULTS.md). Installs the
 # `bench` extra and Debian's `hey` load generator when missing. BENCH_SCALE=0.1 for a quick try.
+# A fresh machine may have no package lists yet: update them only when the first try fails.
+APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 bench: protos $(BENCH_STAMP)
-	command -v hey >/dev/null || apt-get install -y hey || sudo apt-get install -y hey
+	command -v hey >/dev/null || $(APT_GET) install -y hey || ($(APT_GET) update && $(APT_GET) install -y hey)
 	$(PY) -m bench
 
 $(BENCH_STAMP): pyproject.toml
