@@ -18,7 +18,6 @@ from services.runtime.db import normalise_url
 from tests.support.databases import fresh_postgres_database, postgres_admin_url, postgres_reachable
 from tests.support.fake_sinks import FakeHttpSink, FakeSmtpServer
 from tests.support.network import free_port, wait_until_http_ok
-from tests.support.polling import eventually  # noqa: F401 (the e2e tests import it from here)
 from tests.support.processes import ServiceProcess
 from tests.support.reflection import ReflectionClient
 from tests.support.services import PSEUDONYM_KEY

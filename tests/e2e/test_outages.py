@@ -7,7 +7,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, Stack, eventually
+from tests.e2e.conftest import ADMIN, Stack
+from tests.support.polling import eventually
 
 NOTIFIER = "novahouse.notifier.v1.NotifierService"
 

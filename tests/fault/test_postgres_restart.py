@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from services.chat.adapters.tables import conversations, messages
 from services.consent.adapters.tables import audit_log, subjects
-from tests.e2e.conftest import eventually
 from tests.fault.conftest import dependency
 from tests.support.databases import query
 from tests.support.load import CONSENT_MARK, ChatLoad
+from tests.support.polling import eventually
 
 RECOVERY_SECONDS = 10  # pooled connections are re-checked, so the first calls after the restart succeed
 

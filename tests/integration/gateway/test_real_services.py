@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import time
 
 import httpx
 import pytest
 
 from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, GatewayServer, unique_prefix
+from tests.support.polling import eventually
 from tests.support.stack import ChatStack
 
 ADMIN = {"X-ADMIN-API-KEY": ADMIN_KEY}
@@ -43,16 +43,6 @@ def http(stack):
     with httpx.Client(base_url=gateway.url, timeout=20) as client:
         yield client
     gateway.stop()
-
-
-def wait_for(fetch, condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fetch()
-        if condition(value):
-            return value
-        assert time.monotonic() < deadline, f"still {value}"
-        time.sleep(0.1)
 
 
 def test_the_chat_routes(http, slack):
@@ -127,7 +117,7 @@ def test_the_dead_letter_and_breaker_admin_routes(http, slack):
         entries = http.get("/api/admin/dlq/entries", params=pending, headers=ADMIN).json()["entries"]
         return [e for e in entries if e["channel"] == "CHANNEL_SLACK" and e["attempts"] >= 1]
 
-    [entry] = wait_for(failed_slack_entries, lambda found: len(found) == 1)
+    [entry] = eventually(failed_slack_entries, lambda found: len(found) == 1)
     assert (entry["attempts"], entry["last_error_status"]) == (1, 500)
     stats = http.get("/api/admin/dlq/stats", headers=ADMIN).json()
     assert int(stats["pending"]) == 1
@@ -161,12 +151,12 @@ def test_the_follow_up_admin_routes(http, stack):
             "rodo_consent": True,
         },
     )
-    due = wait_for(
+    due = eventually(
         lambda: http.get("/api/admin/followups/due", headers=ADMIN).json()["followups"],
         lambda found: len(found) == 1,
     )
     assert (due[0]["session_id"], due[0]["followup_number"]) == ("f-1", 1)
-    run = wait_for(
+    run = eventually(
         lambda: http.post("/api/admin/followups/run", headers=ADMIN).json(),
         lambda r: r["sent"] == 1 or r["deferred"] == 0,
     )
