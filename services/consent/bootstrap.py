@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from pathlib import Path
 
 from sqlalchemy import Engine
 
 from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
+from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.consent.adapters.pseudonym_key import load_or_create_key
 from services.consent.adapters.repository import ConsentUnitOfWork
+from services.consent.application.privacy import ConsentPrivacy
 from services.consent.application.service import ConsentService
 from services.consent.domain.pseudonym import Pseudonymizer
 from services.consent.settings import ConsentSettings
+from services.consent.transport.privacy_servicer import ConsentPrivacyServicer
 from services.consent.transport.servicer import ConsentServicer
 from services.runtime.db import create_db_engine, create_session_factory
 from services.runtime.diagnostics import Diagnostics, database_probe
@@ -20,26 +25,68 @@ from services.runtime.migrations import MigrationHistory
 from services.runtime.service_main import Application, ServiceEntryPoint
 
 SERVICE_NAME = consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name
+PRIVACY_SERVICE_NAME = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
 MIGRATIONS = MigrationHistory(Path(__file__).parent / "adapters" / "migrations", "alembic_version_consent")
 
 
-def build_service(settings: ConsentSettings, engine: Engine) -> ConsentService:
+def build_service(settings: ConsentSettings, engine: Engine) -> tuple[ConsentService, ConsentPrivacy]:
     key = settings.pseudonym_key or load_or_create_key(settings.generated_key_path)
     sessions = create_session_factory(engine)
-    return ConsentService(lambda: ConsentUnitOfWork(sessions), Pseudonymizer(key))
+    pseudonymize = Pseudonymizer(key)
+
+    def unit_of_work() -> ConsentUnitOfWork:
+        return ConsentUnitOfWork(sessions)
+
+    return ConsentService(unit_of_work, pseudonymize), ConsentPrivacy(unit_of_work, pseudonymize)
 
 
 def build(settings: ConsentSettings) -> Application:
     engine = create_db_engine(settings.database_url, pool_size=settings.server.max_workers)
-    servicer = ConsentServicer(build_service(settings, engine))
-    definition = ServiceDefinition(
-        SERVICE_NAME, lambda server: consent_pb2_grpc.add_ConsentServiceServicer_to_server(servicer, server)
-    )
+    service, privacy = build_service(settings, engine)
+    servicer = ConsentServicer(service, privacy)
+    privacy_servicer = ConsentPrivacyServicer(privacy)
+    definitions = [
+        ServiceDefinition(
+            SERVICE_NAME,
+            lambda server: consent_pb2_grpc.add_ConsentServiceServicer_to_server(servicer, server),
+        ),
+        ServiceDefinition(
+            PRIVACY_SERVICE_NAME,
+            lambda server: privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(privacy_servicer, server),
+        ),
+    ]
     diagnostics = Diagnostics("consent")
     diagnostics.add_probe("database", database_probe(engine))
-    return Application(services=[definition], diagnostics=diagnostics, on_stop=engine.dispose)
+    return Application(services=definitions, diagnostics=diagnostics, on_stop=engine.dispose)
+
+
+def verify_audit(settings: ConsentSettings) -> int:
+    """`python -m services.consent verify-audit`: prints the result as JSON; exit status 1 if broken."""
+    engine = create_db_engine(settings.database_url, pool_size=1)
+    try:
+        _, privacy = build_service(settings, engine)
+        result = privacy.verify()
+    finally:
+        engine.dispose()
+    print(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "entries_checked": result.entries_checked,
+                "head_hash": result.head_hash,
+                "first_invalid_entry_id": str(result.first_invalid_entry_id or ""),
+                "problem": result.problem,
+            }
+        ),
+        file=sys.stdout,
+    )
+    return 0 if result.ok else 1
 
 
 ENTRY_POINT = ServiceEntryPoint(
-    name="consent", load_settings=ConsentSettings.from_env, migrations=MIGRATIONS, build=build
+    name="consent",
+    load_settings=ConsentSettings.from_env,
+    migrations=MIGRATIONS,
+    build=build,
+    commands={"verify-audit": verify_audit},
 )

@@ -19,6 +19,7 @@ class ConsentAction(StrEnum):
     RECORD = "record-consent"
     UNSUBSCRIBE = "unsubscribe"
     REVOKE = "revoke-consent"
+    ERASE = "erase"  # the person's data was erased (Art. 17); the subject row is gone after it
 
 
 class Purpose(Enum):
