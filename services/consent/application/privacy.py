@@ -17,6 +17,7 @@ from services.runtime.identity import CallerIdentity
 
 VERIFY_BATCH = 5000
 _EXPORT_PAGE = 500
+_CATCH_UP_ROUNDS = 5
 ERASE_SOURCE = "privacy"
 
 
@@ -48,21 +49,22 @@ class ConsentPrivacy:
         self._verify_batch = verify_batch
 
     def verify(self) -> Verification:
-        """Streams the log in id order, `verify_batch` entries per read (memory stays bounded), up to the
-        head as it was when the check began; entries appended meanwhile are left for the next check."""
-        with self._unit_of_work() as uow:
-            head = uow.audit_log.head()
+        """Streams the whole log in id order, `verify_batch` entries per read (memory stays bounded),
+        then compares its end with the head. Entries appended meanwhile move the head: the check reads
+        on until it has reached the head as it is then (a few rounds at most, however busy the log)."""
         verifier = ChainVerifier()
         after_id = 0
-        limit = head.last_entry_id if head else None
-        while True:
+        for _ in range(_CATCH_UP_ROUNDS):
+            while True:
+                with self._unit_of_work() as uow:
+                    batch = uow.audit_log.chain_batch(after_id, self._verify_batch)
+                if not batch or not verifier.feed(batch):
+                    break
+                after_id = batch[-1].id
             with self._unit_of_work() as uow:
-                batch = uow.audit_log.chain_batch(after_id, self._verify_batch)
-            if limit is not None:
-                batch = [entry for entry in batch if entry.id <= limit]
-            if not batch or not verifier.feed(batch):
+                head = uow.audit_log.head()
+            if verifier.failure is not None or head is None or head.last_entry_id <= after_id:
                 break
-            after_id = batch[-1].id
         return verifier.finish(head)
 
     def export(self, email: str) -> ConsentExport:

@@ -52,20 +52,21 @@ def canonical_time(value: dt.datetime) -> str:
 
 def entry_hash(entry: ChainedEntry, prev_hash: str) -> str:
     """The hash an entry with this content gets after `prev_hash` (version 1)."""
+    # Coerced to the types the encoding names, whatever the driver hands over (SQLite's 0/1 booleans).
     fields = {
-        "id": entry.id,
-        "subject_pseudonym": entry.subject_pseudonym,
-        "action": entry.action,
+        "id": int(entry.id),
+        "subject_pseudonym": str(entry.subject_pseudonym),
+        "action": str(entry.action),
         "occurred_at": canonical_time(entry.occurred_at),
-        "marketing_consent": entry.marketing_consent,
-        "rodo_consent": entry.rodo_consent,
-        "ip_address": entry.ip_address,
-        "user_agent": entry.user_agent,
-        "reason": entry.reason,
-        "source": entry.source,
-        "consent_text_version": entry.consent_text_version,
-        "request_id": entry.request_id,
-        "idempotency_key": entry.idempotency_key,
+        "marketing_consent": bool(entry.marketing_consent),
+        "rodo_consent": bool(entry.rodo_consent),
+        "ip_address": str(entry.ip_address),
+        "user_agent": str(entry.user_agent),
+        "reason": str(entry.reason),
+        "source": str(entry.source),
+        "consent_text_version": str(entry.consent_text_version),
+        "request_id": str(entry.request_id),
+        "idempotency_key": None if entry.idempotency_key is None else str(entry.idempotency_key),
         "hash_version": HASH_VERSION,
         "prev_hash": prev_hash,
     }
