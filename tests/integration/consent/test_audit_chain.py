@@ -125,7 +125,8 @@ def test_an_inserted_copy_of_an_entry_is_found(consent, consent_database, backen
         consent_database,
         backend,
         "UPDATE consent_audit_log SET id = id + 10 WHERE id >= 2",
-        f"INSERT INTO consent_audit_log (id, {columns}) SELECT 5, {columns} FROM consent_audit_log WHERE id = 1",
+        f"INSERT INTO consent_audit_log (id, {columns})"
+        f" SELECT 5, {columns} FROM consent_audit_log WHERE id = 1",
     )
     result = _verify(consent)
     assert (result.ok, result.first_invalid_entry_id) == (False, "5")
@@ -192,9 +193,10 @@ def test_the_migration_hashes_the_entries_written_before_it(old_database):
         for n in range(3):
             connection.execute(
                 text(
-                    "INSERT INTO consent_audit_log (subject_pseudonym, action, occurred_at, marketing_consent,"
-                    " rodo_consent, ip_address, user_agent, reason, source, consent_text_version, request_id)"
-                    " VALUES (:p, 'unsubscribe', :at, false, false, '203.0.113.7', 'curl/8', '', 'api', '', 'r')"
+                    "INSERT INTO consent_audit_log (subject_pseudonym, action, occurred_at,"
+                    " marketing_consent, rodo_consent, ip_address, user_agent, reason, source,"
+                    " consent_text_version, request_id) VALUES (:p, 'unsubscribe', :at, false, false,"
+                    " '203.0.113.7', 'curl/8', '', 'api', '', 'r')"
                 ),
                 {"p": f"{n}" * 64, "at": dt.datetime(2026, 11, 1, 12, n, 0, 123456)},
             )
