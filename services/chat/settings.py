@@ -44,6 +44,7 @@ class ChatSettings:
     outbox_lease_seconds: float
     outbox_backoff_seconds: float
     outbox_backoff_max_seconds: float
+    retention_days: int
 
     @classmethod
     def from_env(cls, env: Environment) -> ChatSettings:
@@ -87,4 +88,5 @@ class ChatSettings:
             outbox_lease_seconds=env.number("OUTBOX_LEASE_SECONDS", 60.0, minimum=2 * upstream_timeout),
             outbox_backoff_seconds=env.number("OUTBOX_BACKOFF_SECONDS", 2.0, minimum=0.01),
             outbox_backoff_max_seconds=env.number("OUTBOX_BACKOFF_MAX_SECONDS", 300.0, minimum=0.01),
+            retention_days=env.integer("CHAT_RETENTION_DAYS", 730, minimum=1),
         )

@@ -96,11 +96,26 @@ class Outbox(Protocol):
         ...
 
 
+class PrivacyRepository(Protocol):
+    """What chat holds about a person (docs/privacy.md); conversations as (id, session id), locked."""
+
+    def conversations_of(self, email: str) -> list[tuple[int, str]]: ...
+
+    def inactive(self, cutoff: dt.datetime, limit: int) -> list[tuple[int, str]]: ...
+
+    def contact_addresses(self, ids: Sequence[int]) -> set[str]: ...
+
+    def export(self, ids: Sequence[int]) -> list[dict]: ...
+
+    def erase(self, ids: Sequence[int], addresses: set[str], now: dt.datetime) -> dict[str, int]: ...
+
+
 class UnitOfWork(Protocol):
     conversations: ConversationRepository
     leads: LeadRepository
     followups: FollowupRepository
     outbox: Outbox
+    privacy: PrivacyRepository
 
     def __enter__(self) -> Self: ...
 
@@ -127,6 +142,10 @@ class SessionCache(Protocol):
     def get(self, session_id: str) -> SessionContext | None: ...
 
     def set(self, session_id: str, context: SessionContext) -> None: ...
+
+    def delete(self, session_id: str) -> None:
+        """Forgets the session everywhere it may be cached; raises Unavailable if that cannot be done."""
+        ...
 
 
 class ConsentChecker(Protocol):

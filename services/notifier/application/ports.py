@@ -72,8 +72,17 @@ class NotificationRepository(Protocol):
     def stats(self) -> Stats: ...
 
 
+class PrivacyRepository(Protocol):
+    """The notifications naming an address (docs/privacy.md)."""
+
+    def export(self, address: str) -> list[dict]: ...
+
+    def erase(self, address: str, now: dt.datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     notifications: NotificationRepository
+    privacy: PrivacyRepository
 
     def __enter__(self) -> Self: ...
 
