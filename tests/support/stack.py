@@ -30,13 +30,17 @@ class ChatStack:
         notifier_overrides: dict[str, str] | None = None,
         **chat_overrides: str,
     ) -> None:
-        self._consent_environ = consent_environ(databases("consent"), var_dir, CONSENT_PORT=str(free_port()))
+        # Each service's database URL, for tests that look inside.
+        self.database_urls = {name: databases(name) for name in ("consent", "notifier", "chat")}
+        self._consent_environ = consent_environ(
+            self.database_urls["consent"], var_dir, CONSENT_PORT=str(free_port())
+        )
         self.consent_service: RunningService | None = start_consent(self._consent_environ)
         self.consent_address = f"127.0.0.1:{self.consent_service.port}"
         # The notifier's retry job delivers what concurrent callers found its channel busy for.
         self.notifier_service = start_notifier(
             notifier_environ(
-                databases("notifier"),
+                self.database_urls["notifier"],
                 var_dir,
                 **{
                     "SCHEDULER_ENABLED": "true",
@@ -47,7 +51,7 @@ class ChatStack:
             )
         )
         self.chat_environ = chat_environ(
-            databases("chat"),
+            self.database_urls["chat"],
             var_dir,
             CONSENT_ADDR=self.consent_address,
             NOTIFIER_ADDR=f"127.0.0.1:{self.notifier_service.port}",

@@ -1,0 +1,172 @@
+"""Export and erasure of one person through the gateway's admin routes, against the real consent,
+notifier and chat services (fake Slack, Monday and SMTP; Redis for the session cache), on SQLite and
+PostgreSQL: afterwards a dump of every service's database holds the address nowhere."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import time
+import uuid
+
+import httpx
+import pytest
+import redis
+
+from novahouse.chat.v1 import chat_pb2
+from novahouse.consent.v1 import consent_pb2
+from tests.support.gateway import ADMIN_KEY, GatewayServer, unique_prefix
+from tests.support.polling import eventually
+from tests.support.stack import ChatStack
+
+ADMIN = {"X-ADMIN-API-KEY": ADMIN_KEY}
+BROWSER = {"User-Agent": "Mozilla/5.0 (X11)", "X-Forwarded-For": "198.51.100.23"}
+ADDRESS = "anna.kowalska@example.com"
+WRITTEN = "Anna.Kowalska@Example.COM"  # as the visitor typed it
+
+
+@pytest.fixture
+def cache_prefix():
+    return f"test-privacy-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def stack(databases, tmp_path, sinks_environ, redis_url, cache_prefix):
+    running = ChatStack(
+        databases,
+        str(tmp_path),
+        sinks_environ,
+        {"DLQ_RETRY_MINUTES": "60"},
+        FOLLOWUP_DELAYS="1s,1h",
+        REDIS_URL=redis_url,
+        REDIS_KEY_PREFIX=cache_prefix,
+    )
+    yield running
+    running.close()
+
+
+@pytest.fixture
+def gateway(stack):
+    server = GatewayServer(
+        {
+            **stack.addresses,
+            "ADMIN_API_KEY": ADMIN_KEY,
+            "TRUSTED_PROXIES": "127.0.0.1/32",
+            "REDIS_KEY_PREFIX": unique_prefix(),
+            "CHAT_RATE_LIMIT": "1000 per minute",
+            "API_RATE_LIMIT_MINUTE": "1000 per minute",
+            "API_RATE_LIMIT_HOUR": "1000 per hour",
+        }
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def http(gateway):
+    with httpx.Client(base_url=gateway.url, timeout=60) as client:
+        yield client
+
+
+def _dump(url) -> str:
+    """Everything a database holds, as text: pg_dump for PostgreSQL, the SQL dump for SQLite."""
+    if url.get_backend_name() == "sqlite":
+        with sqlite3.connect(url.database) as connection:
+            return "\n".join(connection.iterdump())
+    if shutil.which("pg_dump") is None:
+        pytest.fail("pg_dump is not installed")
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return subprocess.run(["pg_dump", plain], capture_output=True, text=True, check=True, timeout=60).stdout
+
+
+def _redis_values(redis_url: str, prefix: str) -> str:
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return "\n".join(
+            f"{key!r} {client.get(key)!r}"
+            for key in client.scan_iter(f"{prefix}:*")
+            if client.type(key) == b"string"
+        )
+    finally:
+        client.close()
+
+
+def _a_visitor_in_chat_consent_and_notifications(http, stack, slack, smtp) -> None:
+    http.post("/api/chatbot/chat", json={"message": "Dzień dobry", "session_id": "gdpr-1"}, headers=BROWSER)
+    hot = http.post(
+        "/api/chatbot/chat",
+        json={
+            "message": f"Proszę o kontakt: {WRITTEN}, 601 234 567, budżet 200 tys zł",
+            "session_id": "gdpr-1",
+            "email": WRITTEN,
+            "marketing_consent": True,
+            "rodo_consent": True,
+        },
+        headers=BROWSER,
+    )
+    assert hot.status_code == 200, hot.text
+    assert hot.json()["lead_score"] == 70
+    slack.wait_for(1)  # "Hot lead … anna.kowalska@…"
+    marketing = consent_pb2.CheckConsentRequest(email=ADDRESS, purpose=consent_pb2.CONSENT_PURPOSE_MARKETING)
+    eventually(lambda: stack.consent.CheckConsent(marketing).allowed, bool)
+    time.sleep(1.1)  # idle past the first follow-up delay: a follow-up email addressed to her
+    assert stack.chat.RunDueFollowups(chat_pb2.RunDueFollowupsRequest()).sent == 1
+    smtp.wait_for(1)
+
+
+def test_export_then_erasure_leaves_the_address_nowhere(http, stack, slack, smtp, redis_url, cache_prefix):
+    _a_visitor_in_chat_consent_and_notifications(http, stack, slack, smtp)
+
+    exported = http.post("/api/admin/privacy/export", json={"email": WRITTEN}, headers=ADMIN)
+    assert exported.status_code == 200, exported.text
+    document = exported.json()
+    assert document["email"] == ADDRESS
+    (conversation,) = document["chat"]["conversations"]
+    texts = [message["text"] for message in conversation["messages"]]
+    assert any(WRITTEN in text for text in texts)
+    assert conversation["lead"]["phone"]
+    assert conversation["lead"]["score"] == 70
+    assert document["consent"]["consent"]["marketing_consent"] is True
+    recorded = document["consent"]["audit_log"][-1]
+    assert (recorded["action"], recorded["ip_address"], recorded["consent_text_version"]) == (
+        "record-consent",
+        "198.51.100.23",
+        "chat-widget-1",
+    )
+    channels = sorted(n["channel"] for n in document["notifier"]["notifications"])
+    assert channels == ["email", "monday", "slack"]
+    assert ADDRESS in _redis_values(redis_url, cache_prefix).lower()
+    for service in ("consent", "chat", "notifier"):  # the dumps can find it
+        assert ADDRESS in _dump(stack.database_urls[service]).lower(), service
+
+    erased = http.post(
+        "/api/admin/privacy/erase",
+        json={"email": ADDRESS, "reason": "Art. 17 request, ticket 42"},
+        headers=ADMIN,
+    )
+    assert erased.status_code == 200, erased.text
+    counts = erased.json()["erased"]
+    assert int(counts["chat"]["conversations"]) == 1
+    assert int(counts["notifier"]["notifications"]) == 3
+    assert int(counts["consent"]["subjects_erased"]) == 1
+
+    for service in ("consent", "chat", "notifier"):
+        assert ADDRESS not in _dump(stack.database_urls[service]).lower(), service
+    assert ADDRESS not in _redis_values(redis_url, cache_prefix).lower()
+
+    # The suppression holds when the address comes back with consent, and the trail still verifies.
+    stack.consent.RecordConsent(consent_pb2.RecordConsentRequest(email=ADDRESS, marketing_consent=True))
+    assert not stack.consent.CheckConsent(
+        consent_pb2.CheckConsentRequest(email=ADDRESS, purpose=consent_pb2.CONSENT_PURPOSE_MARKETING)
+    ).allowed
+    verified = http.get("/api/admin/consent/audit-log/verify", headers=ADMIN)
+    assert verified.status_code == 200
+    assert verified.json()["ok"] is True
+    actions = [e["action"] for e in http.get("/api/admin/consent/audit-log", headers=ADMIN).json()["entries"]]
+    assert "erase" in actions
+
+    again = http.post("/api/admin/privacy/erase", json={"email": ADDRESS, "reason": "repeat"}, headers=ADMIN)
+    assert again.status_code == 200
+    assert int(again.json()["erased"]["chat"]["conversations"]) == 0
+    assert int(again.json()["erased"]["notifier"]["notifications"]) == 0
