@@ -170,3 +170,71 @@ def test_export_then_erasure_leaves_the_address_nowhere(http, stack, slack, smtp
     assert again.status_code == 200
     assert int(again.json()["erased"]["chat"]["conversations"]) == 0
     assert int(again.json()["erased"]["notifier"]["notifications"]) == 0
+
+
+@pytest.mark.parametrize("route", ["/api/admin/privacy/export", "/api/admin/privacy/erase"])
+def test_bad_input_and_missing_key(http, route):
+    assert http.post(route, json={"email": ADDRESS}).status_code == 401
+    assert http.post(route, json={"email": ADDRESS}, headers={"X-ADMIN-API-KEY": "wrong"}).status_code == 401
+    for body in ({"email": "not-an-address"}, {"email": ""}, {}, {"email": 7}):
+        answer = http.post(route, json=body, headers=ADMIN)
+        assert answer.status_code == 400, body
+        assert answer.json()["details"][0]["field_violations"][0]["field"] == "email"
+    assert (
+        http.post(route, content=b"[1]", headers={**ADMIN, "Content-Type": "application/json"}).status_code
+        == 400
+    )
+    assert (
+        http.post(route, content=b"email=x", headers={**ADMIN, "Content-Type": "text/plain"}).status_code
+        == 415
+    )
+
+
+def test_an_unknown_address_answers_zero_counts_and_is_still_suppressed(http, stack):
+    unknown = "nobody.known@example.com"
+    exported = http.post("/api/admin/privacy/export", json={"email": unknown}, headers=ADMIN).json()
+    assert exported["chat"] == {"conversations": []}
+    assert exported["notifier"] == {"notifications": []}
+    assert (exported["consent"]["consent"], exported["consent"]["audit_log"]) == (None, [])
+    erased = http.post("/api/admin/privacy/erase", json={"email": unknown}, headers=ADMIN)
+    assert erased.status_code == 200
+    counts = erased.json()["erased"]
+    assert int(counts["chat"]["conversations"]) == 0
+    assert int(counts["notifier"]["notifications"]) == 0
+    assert int(counts["consent"]["subjects_erased"]) == 0
+    stack.consent.RecordConsent(consent_pb2.RecordConsentRequest(email=unknown, marketing_consent=True))
+    marketing = consent_pb2.CheckConsentRequest(email=unknown, purpose=consent_pb2.CONSENT_PURPOSE_MARKETING)
+    assert not stack.consent.CheckConsent(marketing).allowed
+    assert http.post("/api/admin/privacy/export", json={"email": unknown}, headers=ADMIN).json()["consent"][
+        "suppressed"
+    ]
+
+
+def test_a_service_that_is_down_is_named_and_a_repeat_completes_the_erasure(http, stack, slack, smtp):
+    _a_visitor_in_chat_consent_and_notifications(http, stack, slack, smtp)
+    stack.stop_consent()
+    exported = http.post("/api/admin/privacy/export", json={"email": ADDRESS}, headers=ADMIN)
+    assert exported.status_code == 503
+    assert exported.json()["not_exported"] == ["consent"]
+    erased = http.post(
+        "/api/admin/privacy/erase", json={"email": ADDRESS, "reason": "Art. 17"}, headers=ADMIN
+    )
+    assert erased.status_code == 503
+    body = erased.json()
+    assert body["not_erased"] == ["consent"]
+    assert "consent" in body["message"]
+    assert int(body["erased"]["chat"]["conversations"]) == 1
+    assert ADDRESS in _dump(stack.database_urls["consent"]).lower()
+
+    stack.start_consent()
+    # The operator repeats the request; the gateway's channel reconnects within seconds.
+    repeated = eventually(
+        lambda: http.post(
+            "/api/admin/privacy/erase", json={"email": ADDRESS, "reason": "Art. 17"}, headers=ADMIN
+        ),
+        lambda answer: answer.status_code != 503,
+    )
+    assert repeated.status_code == 200, repeated.text
+    assert int(repeated.json()["erased"]["consent"]["subjects_erased"]) == 1
+    for service in ("consent", "chat", "notifier"):
+        assert ADDRESS not in _dump(stack.database_urls[service]).lower(), service
