@@ -27,6 +27,7 @@ SPEC_ROUTES = {
     ("POST", "/api/revoke-consent", "novahouse.consent.v1.ConsentService.RevokeConsent"),
     ("GET", "/api/unsubscribe/status/{email}", "novahouse.consent.v1.ConsentService.GetConsentStatus"),
     ("GET", "/api/admin/consent/audit-log", "novahouse.consent.v1.ConsentService.ListAuditLog"),
+    ("GET", "/api/admin/consent/audit-log/verify", "novahouse.consent.v1.ConsentService.VerifyAuditLog"),
     ("POST", "/api/admin/followups/send", "novahouse.chat.v1.ChatService.SendFollowup"),
     ("GET", "/api/admin/followups/due", "novahouse.chat.v1.ChatService.ListDueFollowups"),
     ("POST", "/api/admin/followups/run", "novahouse.chat.v1.ChatService.RunDueFollowups"),
