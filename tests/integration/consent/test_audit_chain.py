@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 
 import pytest
 from alembic import command
@@ -216,3 +217,34 @@ def test_the_migration_hashes_the_entries_written_before_it(old_database):
         assert (result.ok, result.entries_checked, result.problem) == (True, 3, "")
     finally:
         engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_service_role_gets_no_update_delete_or_truncate_on_the_log(postgres_admin, monkeypatch):
+    role = f"nh_consent_app_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(postgres_admin, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+    try:
+        with fresh_postgres_database(postgres_admin, "roles") as url:
+            monkeypatch.setenv("CONSENT_DB_SERVICE_ROLE", role)
+            service_schemas()["consent"][0].upgrade(url)
+            engine = create_engine(url)
+            with engine.connect() as connection:
+
+                def allowed(table: str, privilege: str) -> bool:
+                    return connection.execute(
+                        text("SELECT has_table_privilege(:role, :table, :privilege)"),
+                        {"role": role, "table": table, "privilege": privilege},
+                    ).scalar_one()
+
+                assert allowed("consent_audit_log", "INSERT")
+                assert allowed("consent_audit_log", "SELECT")
+                for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+                    assert not allowed("consent_audit_log", privilege), privilege
+                assert allowed("consent_audit_head", "UPDATE")
+            engine.dispose()
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        admin.dispose()
