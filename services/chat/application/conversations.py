@@ -28,6 +28,7 @@ from services.runtime.db import utcnow
 from services.runtime.emails import normalise_email
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
+from services.runtime.timestamps import rfc3339
 
 RECORD_CONSENT = "consent.RecordConsent"
 CONSENT_KEY_PREFIX = "consent:"  # + the id of the message that gave it: its outbox row's key
@@ -121,11 +122,13 @@ class ConversationService:
                     self._announce(uow, lead, conversation, caller, now)
                     queued = True
             if gave_consent:
-                # The key makes a repeated hand-over (after a crash or a lost answer) record nothing.
+                # The key makes a repeated hand-over (after a crash or a lost answer) record nothing;
+                # given_at, the message's time, keeps a late hand-over from undoing a later withdrawal.
                 consent = {
                     "email": consent_email,
                     "source": "chat",
                     "idempotency_key": f"chat:consent:{message_id}",
+                    "given_at": rfc3339(now),
                 }
                 consent["consent_text_version"] = visitor.consent_text_version or self._consent_text_version
                 if visitor.marketing_consent is not None:

@@ -27,6 +27,8 @@ _SAVE = (
         unsubscribed=bindparam("unsubscribed"),
         last_action=bindparam("last_action"),
         last_action_at=bindparam("last_action_at"),
+        marketing_at=bindparam("marketing_at"),
+        rodo_at=bindparam("rodo_at"),
         updated_at=bindparam("updated_at"),
     )
 )
@@ -72,6 +74,8 @@ class SqlSubjectRepository:
                 "unsubscribed": subject.unsubscribed,
                 "last_action": subject.last_action.value if subject.last_action else None,
                 "last_action_at": subject.last_action_at,
+                "marketing_at": subject.marketing_at,
+                "rodo_at": subject.rodo_at,
                 "updated_at": now,
             },
         )
@@ -97,6 +101,7 @@ class SqlAuditLog:
                 "consent_text_version": entry.consent_text_version,
                 "request_id": entry.request_id,
                 "idempotency_key": entry.idempotency_key,
+                "given_at": entry.given_at,
             },
         )
 
@@ -138,6 +143,8 @@ def _subject(row: Row) -> Subject:
         unsubscribed=row.unsubscribed,
         last_action=ConsentAction(row.last_action) if row.last_action else None,
         last_action_at=row.last_action_at,
+        marketing_at=row.marketing_at,
+        rodo_at=row.rodo_at,
     )
 
 
@@ -155,4 +162,5 @@ def _audit_entry(row: Row) -> AuditEntry:
         source=row.source,
         consent_text_version=row.consent_text_version,
         request_id=row.request_id,
+        given_at=row.given_at,
     )

@@ -18,6 +18,7 @@ from services.consent.domain.model import (
     Purpose,
     Subject,
     check_length,
+    event_time,
 )
 from services.consent.domain.pseudonym import Pseudonymizer
 from services.runtime.db import utcnow
@@ -42,6 +43,17 @@ class RecordConsent:
     consent_text_version: str = ""
     reason: str = ""
     idempotency_key: str = ""  # a repeat of a recorded key records nothing
+    given_at: dt.datetime | None = None  # when the person acted; None: when received
+
+
+@dataclass(frozen=True)
+class Recorded:
+    subject: Subject
+    superseded: tuple[Purpose, ...]  # the purposes a newer action outranked: nothing changed for them
+
+    @property
+    def applied(self) -> bool:
+        return not self.superseded
 
 
 @dataclass(frozen=True)
@@ -61,16 +73,27 @@ class ConsentService:
         self._pseudonymize = pseudonymize
         self._clock = clock
 
-    def record_consent(self, command: RecordConsent, caller: CallerIdentity) -> Subject:
+    def record_consent(self, command: RecordConsent, caller: CallerIdentity) -> Recorded:
+        """Records what is newer in event time than the state in effect. A change older than it is
+        audited as superseded and changes nothing (`Recorded.superseded` names its purposes)."""
         email = normalise_email(command.email)
         if command.marketing_consent is None and command.rodo_consent is None:
             raise InvalidArgument("marketing_consent", "give marketing_consent, rodo_consent or both")
-        subject, _ = self._change(
+        reason = check_length("reason", command.reason, MAX_REASON_LENGTH)
+        given = (command.marketing_consent is not None) + (command.rodo_consent is not None)
+
+        def record(subject: Subject, now: dt.datetime) -> tuple[Purpose, ...]:
+            given_at = event_time(command.given_at, now)
+            return subject.record(
+                marketing=command.marketing_consent, rodo=command.rodo_consent, given_at=given_at, at=now
+            )
+
+        subject, superseded = self._change(
             email,
             caller,
             ConsentAction.RECORD,
-            lambda s, at: s.record(marketing=command.marketing_consent, rodo=command.rodo_consent, at=at),
-            reason=check_length("reason", command.reason, MAX_REASON_LENGTH),
+            record,
+            reason=reason,
             source=check_length("source", command.source, MAX_LABEL_LENGTH),
             consent_text_version=check_length(
                 "consent_text_version", command.consent_text_version, MAX_LABEL_LENGTH
@@ -78,8 +101,10 @@ class ConsentService:
             idempotency_key=check_length(
                 "idempotency_key", command.idempotency_key, MAX_IDEMPOTENCY_KEY_LENGTH
             ),
+            given_at=command.given_at,
+            audit_as=lambda superseded, action, note: _audit_superseded(superseded, given, action, note),
         )
-        return subject
+        return Recorded(subject, superseded or ())
 
     def unsubscribe(self, email: str, reason: str, caller: CallerIdentity) -> Subject:
         """Marketing off; an unknown email is recorded as a suppression so it is never mailed."""
@@ -150,6 +175,8 @@ class ConsentService:
         source: str = API_SOURCE,
         consent_text_version: str = "",
         idempotency_key: str = "",
+        given_at: dt.datetime | None = None,
+        audit_as: Callable[[R, ConsentAction, str], tuple[ConsentAction, str]] | None = None,
     ) -> tuple[Subject, R | None]:
         """Applies one change and audits it; a request whose idempotency key was recorded before
         changes nothing and answers the subject as it is (and None)."""
@@ -161,6 +188,8 @@ class ConsentService:
             if idempotency_key and uow.audit_log.has_idempotency_key(idempotency_key):
                 return subject, None
             result = apply(subject, now)
+            if audit_as is not None:
+                action, reason = audit_as(result, action, reason)
             uow.subjects.save(subject, now)
             uow.audit_log.append(
                 pseudonym,
@@ -176,10 +205,22 @@ class ConsentService:
                     consent_text_version=consent_text_version,
                     request_id=caller.request_id[:_MAX_REQUEST_ID],
                     idempotency_key=idempotency_key or None,
+                    given_at=min(given_at, now) if given_at else now,
                 ),
             )
             uow.commit()
         return subject, result
+
+
+def _audit_superseded(
+    superseded: tuple[Purpose, ...], given: int, action: ConsentAction, reason: str
+) -> tuple[ConsentAction, str]:
+    """A record whose every change was outranked is audited as superseded; a partly applied one
+    notes in its reason which purposes were."""
+    if not superseded:
+        return action, reason
+    note = f"[superseded: {', '.join(p.value for p in superseded)}]"
+    return (ConsentAction.SUPERSEDED if len(superseded) == given else action), f"{reason} {note}".strip()
 
 
 def _parse_action(action: str) -> ConsentAction:

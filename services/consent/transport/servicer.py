@@ -38,9 +38,14 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             consent_text_version=request.consent_text_version,
             reason=request.reason,
             idempotency_key=request.idempotency_key,
+            given_at=request.given_at.ToDatetime(dt.UTC) if request.HasField("given_at") else None,
         )
-        subject = self._service.record_consent(command, caller_identity(context))
-        return consent_pb2.RecordConsentResponse(**_status_fields(subject))
+        recorded = self._service.record_consent(command, caller_identity(context))
+        return consent_pb2.RecordConsentResponse(
+            **_status_fields(recorded.subject),
+            applied=recorded.applied,
+            superseded_purposes=[purpose.value for purpose in recorded.superseded],
+        )
 
     def Unsubscribe(
         self, request: consent_pb2.UnsubscribeRequest, context: grpc.ServicerContext
@@ -114,4 +119,5 @@ def _audit_entry(entry: AuditEntry) -> consent_pb2.AuditEntry:
         request_id=entry.request_id,
         marketing_consent=entry.marketing_consent,
         rodo_consent=entry.rodo_consent,
+        given_at=timestamp(entry.given_at or entry.occurred_at),
     )
