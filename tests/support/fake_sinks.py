@@ -157,6 +157,7 @@ class Mail:
     recipients: list[str]
     subject: str
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -176,6 +177,7 @@ class _SmtpHandler:
                 recipients=list(envelope.rcpt_tos),
                 subject=str(parsed["Subject"]),
                 body=parsed.get_content().replace("\r\n", "\n"),  # SMTP sends CRLF line ends
+                headers={name: str(value) for name, value in parsed.items()},
             )
         )
         return "250 OK"

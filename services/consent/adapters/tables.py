@@ -62,6 +62,7 @@ pending_grants = Table(
     "consent_pending_grants",
     metadata,
     Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, unique=True),  # what the confirmation link names
     Column("subject_pseudonym", String(64), nullable=False, index=True),
     Column("given_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),

@@ -27,6 +27,10 @@ class ConsentAction(StrEnum):
     REVOKE = "revoke-consent"
     # A change older (in event time) than the state in effect: audited, nothing changed.
     SUPERSEDED = "consent-superseded"
+    # Marketing consent given where the address is not proven (the public chat): waits for the
+    # mailbox owner's confirmation; the confirmation makes it effective.
+    PENDING = "consent-pending"
+    CONFIRMED = "consent-confirmed"
 
 
 class Purpose(Enum):
@@ -78,6 +82,7 @@ class Subject:
     last_action_at: dt.datetime | None = None
     marketing_at: dt.datetime | None = None
     rodo_at: dt.datetime | None = None
+    confirmation_sent_at: dt.datetime | None = None  # the last confirmation email asked for
 
     def record(
         self, *, marketing: bool | None, rodo: bool | None, given_at: dt.datetime, at: dt.datetime
@@ -105,6 +110,11 @@ class Subject:
         self._set_rodo(False, at)
         self._touch(ConsentAction.REVOKE, at)
         return affected - int(self.marketing_consent) - int(self.rodo_consent)
+
+    def confirm_marketing(self, at: dt.datetime) -> None:
+        """The mailbox owner confirmed a pending grant: marketing consent from the confirmation on."""
+        self._set_marketing(True, at)
+        self._touch(ConsentAction.CONFIRMED, at)
 
     def _set_marketing(self, granted: bool, at: dt.datetime) -> bool:
         if not takes_effect(self.marketing_consent, self.marketing_at, granted, at):
@@ -146,3 +156,18 @@ class AuditEntry:
     id: int | None = None
     idempotency_key: str | None = None  # the request's, when its caller may repeat it
     given_at: dt.datetime | None = None  # when the person acted (event time), if it was given
+
+
+@dataclass(frozen=True)
+class PendingGrant:
+    """Marketing consent waiting for the confirmation link (double opt-in); `reference` is what the
+    link names."""
+
+    reference: str
+    pseudonym: str
+    given_at: dt.datetime
+    expires_at: dt.datetime
+    consent_text_version: str
+    language: str
+    source: str
+    confirmed_at: dt.datetime | None = None

@@ -32,6 +32,7 @@ def upgrade() -> None:
     op.create_table(
         "consent_pending_grants",
         sa.Column("id", _Id, primary_key=True, autoincrement=True),
+        sa.Column("reference", sa.String(64), nullable=False),
         sa.Column("subject_pseudonym", sa.String(64), nullable=False),
         sa.Column("given_at", UtcDateTime, nullable=False),
         sa.Column("expires_at", UtcDateTime, nullable=False),
@@ -40,6 +41,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(64), nullable=False),
         sa.Column("confirmed_at", UtcDateTime),
         sa.PrimaryKeyConstraint("id", name="pk_consent_pending_grants"),
+        sa.UniqueConstraint("reference", name="uq_consent_pending_grants_reference"),
     )
     op.create_index(
         "ix_consent_pending_grants_subject_pseudonym", "consent_pending_grants", ["subject_pseudonym"]
