@@ -199,6 +199,10 @@ class FakeSmtpServer:
     def answer(self, mode: str) -> None:
         self._handler.mode = mode
 
+    def clear(self) -> None:
+        """Forgets what was received so far (e.g. a confirmation email already acted on)."""
+        self._handler.messages.clear()
+
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Mail]:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

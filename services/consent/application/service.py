@@ -20,6 +20,7 @@ from services.consent.domain.model import (
     Subject,
     check_length,
     event_time,
+    takes_effect,
 )
 from services.consent.domain.pseudonym import Pseudonymizer
 from services.runtime.db import utcnow
@@ -101,7 +102,13 @@ class ConsentService:
 
         def record(subject: Subject, now: dt.datetime, uow: UnitOfWork, pseudonym: str) -> _Outcome:
             given_at = event_time(command.given_at, now)
-            pending = confirm and not subject.marketing_consent
+            # Pending only when it could take effect: a grant older than a later withdrawal is
+            # superseded (and no confirmation email asks a person who since said no).
+            pending = (
+                confirm
+                and not subject.marketing_consent
+                and takes_effect(False, subject.marketing_at, True, given_at)
+            )
             marketing = None if pending else command.marketing_consent
             superseded = subject.record(
                 marketing=marketing, rodo=command.rodo_consent, given_at=given_at, at=now
