@@ -122,7 +122,7 @@ class ConversationService:
                     queued = True
             if gave_consent:
                 # The key makes a repeated hand-over (after a crash or a lost answer) record nothing.
-                consent = {
+                consent: dict[str, object] = {
                     "email": consent_email,
                     "source": "chat",
                     "idempotency_key": f"chat:consent:{message_id}",

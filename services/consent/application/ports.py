@@ -43,8 +43,11 @@ class AuditLog(Protocol):
 
 
 class UnitOfWork(Protocol):
-    subjects: SubjectRepository
-    audit_log: AuditLog
+    @property
+    def subjects(self) -> SubjectRepository: ...
+
+    @property
+    def audit_log(self) -> AuditLog: ...
 
     def __enter__(self) -> Self: ...
 
