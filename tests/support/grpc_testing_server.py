@@ -3,7 +3,8 @@ server (grpc_testing.server_from_dictionary), for the servicers' unit tests.
 
 Its servicer context implements no `abort_with_status` and no peer, so the runtime's call interceptor
 (error mapping, tested in tests/integration/runtime) does not run here: an error a use case raises
-ends the call UNKNOWN, with the error's text in the details.
+ends the call UNKNOWN, with the error's text in the details. A method that reads the caller's identity
+needs the gateway's x-client-ip metadata, since there is no peer address to fall back to.
 """
 
 from __future__ import annotations
