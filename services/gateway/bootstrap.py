@@ -129,7 +129,9 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
     console = console_routes(
         settings.console,
         settings.admin_api_key,
-        ConsoleParts(upstreams, bindings, deep_health, limiter, table, gateway.handle),
+        ConsoleParts(
+            upstreams, bindings, deep_health, limiter, table, gateway.handle, settings.trusted_proxies
+        ),
     )
     return create_app(
         gateway,

@@ -97,7 +97,7 @@ class Access:
             httponly=True,
             samesite="strict",
         )
-        response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH)
+        response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
         return response
 
     async def logout(self, page: Page) -> Response:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
+from services.gateway.application.clients import Network
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.health import DeepHealth
 from services.gateway.application.ports import Upstreams
@@ -32,11 +33,12 @@ class ConsoleParts:
     limiter: RateLimiter
     routes: RouteTable
     dispatch: Dispatch
+    trusted_proxies: Sequence[Network] = ()
 
 
 def console_routes(settings: ConsoleSettings, admin_key: str | None, parts: ConsoleParts) -> list[BaseRoute]:
     signer = SessionSigner(admin_key, int(settings.session_minutes * 60)) if admin_key else None
-    guard = Guard(signer)
+    guard = Guard(signer, parts.trusted_proxies)
     backend = ConsoleBackend(parts.upstreams, parts.bindings)
     ops = Operations(backend, parts.deep_health)
     access = Access(

@@ -9,7 +9,7 @@ and the request id, never with what the form carried.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
 
@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from services.gateway.application.clients import ClientContext
+from services.gateway.application.clients import ClientContext, Network, parse_address
 from services.gateway.console.i18n import Translator, choose
 from services.gateway.console.security import (
     COOKIE_PATH,
@@ -51,6 +51,7 @@ class Page:
     t: Translator
     signer: SessionSigner
     session: Session | None = None
+    secure: bool = False  # served over HTTPS (directly, or as a trusted proxy says)
     form: dict[str, str] = field(default_factory=dict)
     form_lists: dict[str, list[str]] = field(default_factory=dict)
 
@@ -69,10 +70,6 @@ class Page:
         if client is None:
             return CallerIdentity()
         return CallerIdentity(client.key, client.user_agent, client.request_id)
-
-    @property
-    def secure(self) -> bool:
-        return self.request.url.scheme == "https"
 
     def render(self, template: str, code: int = 200, **values: object) -> Response:
         csrf = self.signer.csrf_token(self.session) if self.session else ""
@@ -118,8 +115,16 @@ Handler = Callable[[Page], Awaitable[Response]]
 class Guard:
     """Wraps page handlers with the console's access rules."""
 
-    def __init__(self, signer: SessionSigner | None) -> None:
+    def __init__(self, signer: SessionSigner | None, trusted_proxies: Sequence[Network] = ()) -> None:
         self._signer = signer
+        self._trusted = tuple(trusted_proxies)
+
+    def _over_https(self, request: Request) -> bool:
+        if request.url.scheme == "https":
+            return True
+        peer = parse_address(request.client.host) if request.client else None
+        trusted = peer is not None and any(peer in network for network in self._trusted)
+        return trusted and request.headers.get("x-forwarded-proto", "").lower() == "https"
 
     def page(
         self, handler: Handler, *, needs_session: bool = True
@@ -134,7 +139,7 @@ class Guard:
             )
             if self._signer is None:
                 return _disabled(t)
-            page = Page(request, t, self._signer)
+            page = Page(request, t, self._signer, secure=self._over_https(request))
             page.session = self._signer.verify(request.cookies.get(SESSION_COOKIE))
             if request.method == "POST":
                 problem = origin_problem(dict(request.headers), request.headers.get("host", ""))
