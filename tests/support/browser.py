@@ -25,8 +25,8 @@ FLAGS = (
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
-    "--window-size=1280,1000",
 )
+WIDTH, MIN_HEIGHT = 1280, 900
 
 
 def _which(names: tuple[str, ...]) -> str | None:
@@ -58,15 +58,36 @@ class Browser:
         options.binary_location = browser
         for flag in FLAGS:
             options.add_argument(flag)
+        options.add_argument(f"--window-size={WIDTH},{MIN_HEIGHT}")
         profile = folder / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
         options.add_argument(f"--user-data-dir={profile}")
         self.driver = webdriver.Chrome(options=options, service=Service(executable_path=driver))
         self.driver.set_page_load_timeout(30)
+        self.driver.implicitly_wait(5)  # elements of a page still loading are waited for
+
+    def submit(self, css: str) -> None:
+        """Clicks a button that submits a form and waits until the next page has replaced this one."""
+        from selenium.webdriver.common.by import By
+        from selenium.webdriver.support.expected_conditions import staleness_of
+        from selenium.webdriver.support.wait import WebDriverWait
+
+        page = self.driver.find_element(By.TAG_NAME, "html")
+        self.driver.find_element(By.CSS_SELECTOR, css).click()
+        WebDriverWait(self.driver, 15).until(staleness_of(page))
 
     def shot(self, name: str) -> Path:
+        """The whole page (the viewport is stretched to its height for the shot) as the next numbered PNG."""
         path = self.folder / f"{len(self.screenshots) + 1:02d}-{name}.png"
-        self.driver.save_screenshot(str(path))
+        height = self.driver.execute_script("return document.documentElement.scrollHeight")
+        metrics = {"width": WIDTH, "height": max(MIN_HEIGHT, min(int(height or 0), 4000))}
+        self.driver.execute_cdp_cmd(
+            "Emulation.setDeviceMetricsOverride", {**metrics, "deviceScaleFactor": 1, "mobile": False}
+        )
+        try:
+            self.driver.save_screenshot(str(path))
+        finally:
+            self.driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         self.screenshots.append(path)
         return path
 
