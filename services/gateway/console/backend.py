@@ -29,7 +29,6 @@ CONSENT = "novahouse.consent.v1.ConsentService"
 CALL_TIMEOUT_SECONDS = 3.0
 CHART_PAGE_SIZE = 500
 CHART_MAX_PAGES = 4  # the chart reads at most the newest 2,000 notifications of the last 24 hours
-_PRINT = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,11 @@ class ConsoleBackend:
             )
         except UpstreamError as error:
             return Panel(error=upstream_failure(binding.service_key, error, CALL_TIMEOUT_SECONDS).message)
-        return Panel(json_format.MessageToDict(response, **_PRINT))
+        return Panel(
+            json_format.MessageToDict(
+                response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+            )
+        )
 
     def notifier(self, method: str, fields: dict[str, Any], identity: CallerIdentity) -> Awaitable[Panel]:
         return self.call(f"{NOTIFIER}.{method}", fields, identity)
