@@ -45,8 +45,9 @@ _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 
 
 def parse_host_port(raw: str) -> str:
-    """'consent:50051', '127.0.0.1:50051' or '[::1]:50051'; raises ValueError."""
-    match = _HOST_PORT.match(raw)
+    """'consent:50051', '127.0.0.1:50051' or '[::1]:50051', optionally as a gRPC DNS target
+    ('dns:///consent:50051', which resolves to every address of the name); raises ValueError."""
+    match = _HOST_PORT.match(raw.removeprefix("dns:///"))
     if not match or not 1 <= int(match.group(1)) <= 65535:
         raise ValueError(raw)
     return raw
