@@ -33,9 +33,8 @@ def replica(name: str, peers: list[str], **options):
             )
         },
     )
-    server = create_server(
-        "127.0.0.1:0", [ServiceDefinition(SERVICE, lambda s: s.add_generic_rpc_handlers((handler,)))], **options
-    )
+    definition = ServiceDefinition(SERVICE, lambda s: s.add_generic_rpc_handlers((handler,)))
+    server = create_server("127.0.0.1:0", [definition], **options)
     server.start()
     return server
 
@@ -100,5 +99,5 @@ def test_addresses_may_be_dns_targets(raw):
 
 @pytest.mark.parametrize("raw", ["dns:///consent", "dns://consent:50051", "unix:///tmp/sock", "dns:///:1"])
 def test_other_targets_are_refused(raw):
-    with pytest.raises(ValueError, match="."):
+    with pytest.raises(ValueError, match=r"."):
         parse_host_port(raw)
