@@ -62,14 +62,31 @@ def parse_http_url(raw: str) -> str:
 
 
 class Environment:
-    """Typed, validated access to environment variables. An empty value counts as unset."""
+    """Typed, validated access to environment variables. An empty value counts as unset.
+
+    Any variable may instead name a file holding its value in `<NAME>_FILE` (the convention of Docker
+    and Kubernetes secrets): `CONSENT_PSEUDONYM_KEY_FILE=/run/secrets/pseudonym-key`. The variable
+    itself wins when both are set; an unreadable file is a ConfigError naming `<NAME>_FILE`.
+    """
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
 
     def optional(self, name: str) -> str | None:
         value = self._environ.get(name, "").strip()
+        if not value:
+            value = self._from_file(f"{name}_FILE")
         return value or None
+
+    def _from_file(self, variable: str) -> str:
+        path = self._environ.get(variable, "").strip()
+        if not path:
+            return ""
+        try:
+            with open(path, encoding="utf-8") as file:
+                return file.read().strip()
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError(variable, "a readable file holding the value", path) from None
 
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
