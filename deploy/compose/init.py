@@ -85,7 +85,7 @@ def generate_secrets() -> None:
             "They live in the secrets-* volumes and are kept across restarts. For production, replace\n"
             "each with your own value (docs/deployment.md, 'Secrets and their rotation'), e.g.\n"
             "  docker-compose run --rm -u 0 --entrypoint sh secrets -c "
-            "'printf %s \"$NEW\" > /secrets/gateway/admin-api-key'\n"
+            "'printf %s \"$0\" > /secrets/gateway/admin-api-key' NEW_VALUE\n"
             "then `docker-compose up -d` (provision sets changed database passwords on the roles).",
             flush=True,
         )
