@@ -83,13 +83,13 @@ def _plain_values(n: int) -> dict:
 
 
 def _before_the_chain(url: URL) -> None:
-    """The consent schema as it was before the chain (migration 0002)."""
+    """The consent schema as it was before the chain (migration 0003)."""
     engine = create_db_engine(url, pool_size=1)
     config = _config(MIGRATIONS.script_location, MIGRATIONS.version_table)
     try:
         with engine.begin() as connection:
             config.attributes["connection"] = connection
-            command.upgrade(config, "0002")
+            command.upgrade(config, "0003")
     finally:
         engine.dispose()
 
@@ -110,7 +110,7 @@ def measure(url: URL, before_url: URL, writes: int, entries: int) -> dict:
         return time.perf_counter() - started
 
     def plain(n: int) -> float:
-        started = time.perf_counter()  # as before the chain: one INSERT, on a database at 0002
+        started = time.perf_counter()  # as before the chain: one INSERT, on a database at 0003
         with before_sessions() as session:
             session.execute(_PLAIN_INSERT, _plain_values(n))
             session.commit()
@@ -176,14 +176,13 @@ def run(writes: int = 500, entries: int = 100_000) -> list[dict]:
     results = []
     with ExitStack() as exits:
         var_dir = exits.enter_context(tempfile.TemporaryDirectory(prefix="bench-chain-"))
-        sqlite = [normalise_url(f"sqlite:///{var_dir}/{name}.db") for name in ("chained", "before")]
-        results.append(measure(*sqlite, writes, entries))
+        chained, before = (normalise_url(f"sqlite:///{var_dir}/{name}.db") for name in ("chained", "before"))
+        results.append(measure(chained, before, writes, entries))
         raw = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
         if raw and postgres_reachable(admin := normalise_url(raw)):
-            urls = [
-                exits.enter_context(fresh_postgres_database(admin, f"bench_{n}")) for n in ("chain", "plain")
-            ]
-            results.append(measure(*urls, writes, entries))
+            chained = exits.enter_context(fresh_postgres_database(admin, "bench_chain"))
+            before = exits.enter_context(fresh_postgres_database(admin, "bench_plain"))
+            results.append(measure(chained, before, writes, entries))
     return results
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis
+
 from novahouse.chat.v1 import chat_pb2, chat_pb2_grpc
 from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.chat.adapters.llm import LlmResponder
@@ -36,7 +38,7 @@ RETENTION_INTERVAL_SECONDS = 24 * 3600
 MIGRATIONS = MigrationHistory(Path(__file__).parent / "adapters" / "migrations", "alembic_version_chat")
 
 
-def _responder(settings: ChatSettings, rules: RuleResponder, redis_client: object) -> Responder:
+def _responder(settings: ChatSettings, rules: RuleResponder, redis_client: redis.Redis | None) -> Responder:
     if settings.llm is None:
         return rules
     llm = settings.llm
@@ -89,6 +91,7 @@ def build(settings: ChatSettings) -> Application:
         delays=settings.followup_delays,
         texts=rules.followup,
         on_outbox_work=relay.wake,
+        public_base_url=settings.public_base_url,
     )
     servicer = ChatServicer(conversations, followups)
     privacy = ChatPrivacy(unit_of_work, cache, retention_days=settings.retention_days)

@@ -16,6 +16,7 @@ from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from services.chat.adapters.tables import conversations, leads, messages, outbox
+from services.runtime.db import affected_rows
 
 ERASED_TEXT = "[erased]"
 
@@ -114,19 +115,23 @@ class SqlChatPrivacy:
         ids = list(ids)
         counts = {"conversations": 0, "messages": 0, "leads": 0, "outbox_calls": 0}
         if ids:
-            counts["messages"] = self._session.execute(
-                update(messages).where(messages.c.conversation_id.in_(ids)).values(text=ERASED_TEXT)
-            ).rowcount
-            counts["leads"] = self._session.execute(
+            counts["messages"] = affected_rows(
+                self._session,
+                update(messages).where(messages.c.conversation_id.in_(ids)).values(text=ERASED_TEXT),
+            )
+            counts["leads"] = affected_rows(
+                self._session,
                 update(leads)
                 .where(leads.c.conversation_id.in_(ids))
-                .values(email=None, phone=None, updated_at=now)
-            ).rowcount
-            counts["conversations"] = self._session.execute(
-                update(conversations).where(conversations.c.id.in_(ids)).values(email=None, erased_at=now)
-            ).rowcount
+                .values(email=None, phone=None, updated_at=now),
+            )
+            counts["conversations"] = affected_rows(
+                self._session,
+                update(conversations).where(conversations.c.id.in_(ids)).values(email=None, erased_at=now),
+            )
         for address in sorted(addresses):
-            counts["outbox_calls"] += self._session.execute(
-                delete(outbox).where(func.lower(outbox.c.payload).contains(address, autoescape=True))
-            ).rowcount
+            counts["outbox_calls"] += affected_rows(
+                self._session,
+                delete(outbox).where(func.lower(outbox.c.payload).contains(address, autoescape=True)),
+            )
         return counts

@@ -41,6 +41,7 @@ class ChainedEntry:
     consent_text_version: str
     request_id: str
     idempotency_key: str | None
+    given_at: dt.datetime | None
     hash_version: int | None
     prev_hash: str | None
     entry_hash: str | None
@@ -67,6 +68,7 @@ def entry_hash(entry: ChainedEntry, prev_hash: str) -> str:
         "consent_text_version": str(entry.consent_text_version),
         "request_id": str(entry.request_id),
         "idempotency_key": None if entry.idempotency_key is None else str(entry.idempotency_key),
+        "given_at": None if entry.given_at is None else canonical_time(entry.given_at),
         "hash_version": HASH_VERSION,
         "prev_hash": prev_hash,
     }

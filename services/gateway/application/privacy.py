@@ -83,9 +83,10 @@ class PrivacyRoutes:
             ),
             return_exceptions=True,
         )
-        failed = {
-            name: result for name, result in zip(self._services, results, strict=True) if _failed(result)
-        }
+        failed: dict[str, BaseException] = {}
+        for name, result in zip(self._services, results, strict=True):
+            if isinstance(result, BaseException) and _failed(result):
+                failed[name] = result
         if failed:
             return _unavailable("the export is incomplete, nothing is answered", failed)
         document: dict = {"email": email, "exported_at": dt.datetime.now(dt.UTC).isoformat()}
@@ -146,7 +147,7 @@ class PrivacyRoutes:
         return str(email), str(reason)
 
 
-def _metadata(request: HttpRequest) -> list[tuple[str, str]]:
+def _metadata(request: HttpRequest) -> Sequence[tuple[str, str]]:
     client = request.client
     return CallerIdentity(client.key, client.user_agent, client.request_id).as_metadata()
 

@@ -81,8 +81,11 @@ class PrivacyRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    notifications: NotificationRepository
-    privacy: PrivacyRepository
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def privacy(self) -> PrivacyRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -37,6 +37,7 @@ def chain(count: int) -> list[ChainedEntry]:
             consent_text_version="2026-11",
             request_id=f"r{n}",
             idempotency_key=None,
+            given_at=AT,
             hash_version=HASH_VERSION,
             prev_hash=prev,
             entry_hash=None,

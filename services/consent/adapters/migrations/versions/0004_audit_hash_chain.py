@@ -3,7 +3,7 @@ hashed here, in id order), the chain's head, the suppressions of erased people, 
 PostgreSQL, and no UPDATE/DELETE/TRUNCATE for the service's own role where roles are separated.
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-02
 """
 
@@ -17,7 +17,7 @@ from services.consent.domain.chain import GENESIS_HASH, HASH_VERSION, ChainedEnt
 from services.runtime.db import UtcDateTime
 
 revision = "0004"
-down_revision = "0002"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
