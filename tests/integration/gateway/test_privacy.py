@@ -4,6 +4,7 @@ PostgreSQL: afterwards a dump of every service's database holds the address nowh
 
 from __future__ import annotations
 
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -24,6 +25,7 @@ ADMIN = {"X-ADMIN-API-KEY": ADMIN_KEY}
 BROWSER = {"User-Agent": "Mozilla/5.0 (X11)", "X-Forwarded-For": "198.51.100.23"}
 ADDRESS = "anna.kowalska@example.com"
 WRITTEN = "Anna.Kowalska@Example.COM"  # as the visitor typed it
+CONFIRM_LINK = re.compile(r"/api/consent/confirm/([A-Za-z0-9_.-]+)")
 
 
 @pytest.fixture
@@ -108,11 +110,20 @@ def _a_visitor_in_chat_consent_and_notifications(http, stack, slack, smtp) -> No
     assert hot.status_code == 200, hot.text
     assert hot.json()["lead_score"] == 70
     slack.wait_for(1)  # "Hot lead … anna.kowalska@…"
+    processing = consent_pb2.CheckConsentRequest(
+        email=ADDRESS, purpose=consent_pb2.CONSENT_PURPOSE_PROCESSING
+    )
+    eventually(lambda: stack.consent.CheckConsent(processing).allowed, bool)
+    # Marketing consent given in the chat waits for the mailbox owner (double opt-in): she confirms
+    # through the emailed link, an email addressed to her.
+    confirmation = eventually(lambda: [m for m in smtp.messages if m.recipients == [ADDRESS]], bool)
+    (token,) = CONFIRM_LINK.findall(confirmation[0].body)
+    stack.consent.ConfirmConsent(consent_pb2.ConfirmConsentRequest(token=token))
     marketing = consent_pb2.CheckConsentRequest(email=ADDRESS, purpose=consent_pb2.CONSENT_PURPOSE_MARKETING)
-    eventually(lambda: stack.consent.CheckConsent(marketing).allowed, bool)
+    assert stack.consent.CheckConsent(marketing).allowed
     time.sleep(1.1)  # idle past the first follow-up delay: a follow-up email addressed to her
     assert stack.chat.RunDueFollowups(chat_pb2.RunDueFollowupsRequest()).sent == 1
-    smtp.wait_for(1)
+    smtp.wait_for(2)
 
 
 def test_export_then_erasure_leaves_the_address_nowhere(http, stack, slack, smtp, redis_url, cache_prefix):
@@ -128,14 +139,17 @@ def test_export_then_erasure_leaves_the_address_nowhere(http, stack, slack, smtp
     assert conversation["lead"]["phone"]
     assert conversation["lead"]["score"] == 70
     assert document["consent"]["consent"]["marketing_consent"] is True
-    recorded = document["consent"]["audit_log"][-1]
-    assert (recorded["action"], recorded["ip_address"], recorded["consent_text_version"]) == (
-        "record-consent",
+    actions = [entry["action"] for entry in document["consent"]["audit_log"]]  # newest first
+    assert actions[0] == "consent-confirmed"
+    assert "consent-pending" in actions
+    given = document["consent"]["audit_log"][-1]
+    assert (given["ip_address"], given["user_agent"], given["consent_text_version"]) == (
         "198.51.100.23",
+        "Mozilla/5.0 (X11)",
         "chat-widget-1",
     )
     channels = sorted(n["channel"] for n in document["notifier"]["notifications"])
-    assert channels == ["email", "monday", "slack"]
+    assert channels == ["email", "email", "monday", "slack"]  # confirmation, follow-up, lead alerts
     assert ADDRESS in _redis_values(redis_url, cache_prefix).lower()
     for service in ("consent", "chat", "notifier"):  # the dumps can find it
         assert ADDRESS in _dump(stack.database_urls[service]).lower(), service
@@ -148,7 +162,7 @@ def test_export_then_erasure_leaves_the_address_nowhere(http, stack, slack, smtp
     assert erased.status_code == 200, erased.text
     counts = erased.json()["erased"]
     assert int(counts["chat"]["conversations"]) == 1
-    assert int(counts["notifier"]["notifications"]) == 3
+    assert int(counts["notifier"]["notifications"]) == 4
     assert int(counts["consent"]["subjects_erased"]) == 1
 
     for service in ("consent", "chat", "notifier"):
