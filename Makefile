@@ -45,9 +45,11 @@ test: protos
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # The use cases against in-memory fakes (tests/unit): no server, no database file, no network, which
-# tests/unit/conftest.py enforces. Part of `test` as well.
+# tests/unit/conftest.py enforces. Part of `test` as well. The unit tests use neither Hypothesis nor
+# schemathesis: not loading their pytest plugins saves a third of the run's CPU time.
+UNIT_PLUGINS_OFF := -p no:hypothesispytest -p no:schemathesis -p no:anyio
 test-unit: protos
-	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+	$(PY) -m pytest $(UNIT_PLUGINS_OFF) tests/unit $(PYTEST_ARGS)
 
 # Not part of `test`: the stack under load against the Flask baseline (bench/RESULTS.md). Installs the
 # `bench` extra and Debian's `hey` load generator when missing. BENCH_SCALE=0.1 for a quick try.
