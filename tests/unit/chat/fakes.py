@@ -30,6 +30,7 @@ from services.runtime.identity import CallerIdentity
 from tests.support.clock import FakeClock
 
 DELAYS = (60.0, 3600.0)
+PUBLIC_URL = "https://novahouse.example.com"
 THRESHOLD = 70
 
 
@@ -235,7 +236,8 @@ class MemoryUnitOfWork:
 
 
 class FakeConsent:
-    """ConsentChecker: (email, purpose) -> allowed from `granted`; `down` makes it Unavailable."""
+    """ConsentChecker: (email, purpose) -> allowed from `granted` (a granted "marketing" stands for a
+    confirmed grant, which has an unsubscribe token); `down` makes it Unavailable."""
 
     def __init__(self) -> None:
         self.granted: set[tuple[str, str]] = set()
@@ -247,6 +249,10 @@ class FakeConsent:
         if self.down:
             raise Unavailable("the consent service did not answer: UNAVAILABLE (a test's outage)")
         return (email, purpose) in self.granted
+
+    def marketing_token(self, email: str, identity: CallerIdentity) -> str | None:
+        allowed = self.allows(email, "marketing", identity)
+        return f"token-for-{email}" if allowed else None
 
 
 class RecordingUpstream:
@@ -283,6 +289,7 @@ class Chat:
             delays=DELAYS,
             texts=self.rules.followup,
             on_outbox_work=self._wake,
+            public_base_url=PUBLIC_URL,
             clock=self.clock,
         )
         self.relay = OutboxRelay(

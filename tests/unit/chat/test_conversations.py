@@ -89,8 +89,11 @@ def test_consent_given_in_the_chat_is_queued_for_the_consent_service(chat):
         "email": "anna@example.com",
         "source": "chat",
         "idempotency_key": f"chat:consent:{user_message_id}",
+        "given_at": chat.clock.now.isoformat().replace("+00:00", "Z"),
         "consent_text_version": "widget-1",
         "marketing_consent": True,
+        "confirm_by_email": True,  # typed into a public chat: the mailbox's owner confirms it
+        "language": "",
     }
     assert chat.uow.stored.conversations[answer.conversation_id].email == "anna@example.com"
     assert chat.woken == 1
