@@ -10,6 +10,7 @@ import itertools
 from services.consent.application.ports import AuditQuery
 from services.consent.domain.model import AuditEntry, Subject
 from services.consent.domain.pseudonym import Pseudonymizer
+from services.runtime.identity import CallerIdentity
 
 
 class FakeUnitOfWork:
@@ -64,5 +65,6 @@ class FakeUnitOfWork:
         return next((e for e in self._subjects if PSEUDONYMIZE(e) == pseudonym), "")
 
 
+CALLER = CallerIdentity(ip_address="203.0.113.7", user_agent="Mozilla/5.0", request_id="req-1")
 PSEUDONYMIZE = Pseudonymizer(b"unit-test-key-" * 3)
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
