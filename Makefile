@@ -20,10 +20,11 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-# Python stubs and .pyi type stubs into ./novahouse (gitignored); google/api/*.proto ships with
-# googleapis-common-protos and the well-known types with grpcio-tools.
+# Python stubs and .pyi type stubs into ./novahouse and ./buf (gitignored); google/api/*.proto ships with
+# googleapis-common-protos, the well-known types with grpcio-tools, buf/validate's descriptor with
+# protovalidate (services/runtime/protogen.py).
 protos: install
-	rm -rf novahouse
+	rm -rf novahouse buf
 	$(PY) -m services.runtime.protogen $(PROTO_DIR) .
 
 # The whole stack: consent, notifier, chat and the gateway as four processes (services/launcher.py).
@@ -72,5 +73,5 @@ lint: protos
 	$(PY) -m mypy
 
 clean:
-	rm -rf novahouse .pytest_cache .ruff_cache
+	rm -rf novahouse buf .pytest_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -not -path './$(VENV)/*' -exec rm -rf {} +
