@@ -57,9 +57,11 @@ $(BENCH_STAMP): pyproject.toml
 	rm -f $(VENV)/.bench-installed-*
 	touch $@
 
+# ruff, then mypy over services/ and bench/ ([tool.mypy] in pyproject.toml) against the generated stubs.
 lint: protos
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check services tests bench
+	$(PY) -m mypy
 
 clean:
 	rm -rf novahouse .pytest_cache .ruff_cache

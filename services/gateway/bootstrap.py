@@ -156,7 +156,8 @@ def uvicorn_config(app: Starlette, settings: GatewaySettings) -> uvicorn.Config:
         access_log=False,  # the gateway writes its own access line, with request id and client key
         log_config=None,  # keep the runtime's log format
         server_header=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # uvicorn hands it to asyncio.wait_for, which takes fractions of a second; its annotation says int.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
     )
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
+Number = TypeVar("Number", int, float)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -162,7 +163,7 @@ def _range_text(kind: str, minimum: float | None, maximum: float | None) -> str:
     return kind
 
 
-def _in_range(value: T, minimum: float | None, maximum: float | None) -> T:
+def _in_range(value: Number, minimum: float | None, maximum: float | None) -> Number:
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(value)
     return value

@@ -59,9 +59,14 @@ class ServiceDefinition:
     register: Callable[[grpc.Server], None]
 
 
+def text_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> dict[str, str]:
+    """The text entries of call metadata (binary ones, with keys ending in `-bin`, are left out)."""
+    return {key: value for key, value in metadata or () if isinstance(value, str)}
+
+
 def caller_identity(context: grpc.ServicerContext) -> CallerIdentity:
     """The end client as the gateway reported it in metadata, else the gRPC peer itself."""
-    metadata = dict(context.invocation_metadata() or ())
+    metadata = text_metadata(context.invocation_metadata())
     return CallerIdentity(
         ip_address=metadata.get(CLIENT_IP_KEY) or peer_address(context.peer()),
         user_agent=metadata.get(CLIENT_USER_AGENT_KEY) or metadata.get("user-agent", ""),
@@ -111,7 +116,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler is None or handler.unary_unary is None:
             return handler
         method = handler_call_details.method
-        metadata = dict(handler_call_details.invocation_metadata or ())
+        metadata = text_metadata(handler_call_details.invocation_metadata)
         request_id = metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex
         level = logging.DEBUG if method.startswith(_QUIET_PREFIXES) else logging.INFO
         inner = handler.unary_unary
@@ -130,12 +135,13 @@ class CallInterceptor(grpc.ServerInterceptor):
                 log.exception("database unavailable during %s", method)
                 _abort(context, grpc.StatusCode.UNAVAILABLE, "database unavailable, try again later")
             except Exception:
-                if context.code() is not None:  # the servicer aborted on purpose
+                # grpc's servicer context has code(); types-grpcio does not declare it.
+                if context.code() is not None:  # type: ignore[attr-defined]  # the servicer aborted
                     raise
                 log.exception("unexpected error in %s", method)
                 _abort(context, grpc.StatusCode.INTERNAL, "internal error")
             finally:
-                code = context.code() or grpc.StatusCode.OK
+                code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 log.log(level, "rpc %s %s %.1fms request_id=%s", method, code.name, elapsed_ms, request_id)
                 request_id_var.reset(token)

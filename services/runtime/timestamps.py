@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import overload
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
+
+@overload
+def timestamp(value: dt.datetime) -> Timestamp: ...
+
+
+@overload
+def timestamp(value: None) -> None: ...
+
+
+@overload
+def timestamp(value: dt.datetime | None) -> Timestamp | None: ...
 
 
 def timestamp(value: dt.datetime | None) -> Timestamp | None:

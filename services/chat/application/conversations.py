@@ -128,7 +128,7 @@ class ConversationService:
             if gave_consent:
                 # The key makes a repeated hand-over (after a crash or a lost answer) record nothing;
                 # given_at, the message's time, keeps a late hand-over from undoing a later withdrawal.
-                consent = {
+                consent: dict[str, object] = {
                     "email": consent_email,
                     "source": "chat",
                     "idempotency_key": f"chat:consent:{message_id}",

@@ -97,10 +97,17 @@ class Outbox(Protocol):
 
 
 class UnitOfWork(Protocol):
-    conversations: ConversationRepository
-    leads: LeadRepository
-    followups: FollowupRepository
-    outbox: Outbox
+    @property
+    def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def leads(self) -> LeadRepository: ...
+
+    @property
+    def followups(self) -> FollowupRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     def __enter__(self) -> Self: ...
 

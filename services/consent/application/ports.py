@@ -64,9 +64,14 @@ class AuditLog(Protocol):
 
 
 class UnitOfWork(Protocol):
-    subjects: SubjectRepository
-    audit_log: AuditLog
-    pending_grants: PendingGrants
+    @property
+    def subjects(self) -> SubjectRepository: ...
+
+    @property
+    def audit_log(self) -> AuditLog: ...
+
+    @property
+    def pending_grants(self) -> PendingGrants: ...
 
     def __enter__(self) -> Self: ...
 

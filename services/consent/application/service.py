@@ -215,7 +215,10 @@ class ConsentService:
         if len(entries) <= limit:
             return AuditPage(entries, "")
         entries = entries[:limit]
-        return AuditPage(entries, encode_page_token(entries[-1].id))
+        last_id = entries[-1].id
+        if last_id is None:
+            raise ValueError("the audit log returned an entry without an id")
+        return AuditPage(entries, encode_page_token(last_id))
 
     def _change(
         self,

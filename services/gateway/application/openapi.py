@@ -15,7 +15,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from services.gateway.application.auth import TOKEN_PARAMETER, Access
-from services.gateway.application.contracts import is_map, real_oneofs
+from services.gateway.application.contracts import enum_of, is_map, message_of, real_oneofs
 from services.gateway.application.dispatch import LocalRoute, Route, UpstreamRoute
 from services.gateway.application.links import LinkRoute, link_operation
 from services.gateway.application.routing import PathTemplate
@@ -98,7 +98,7 @@ class SchemaBuilder:
 
     def field(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
         if is_map(field):
-            value = field.message_type.fields_by_name["value"]
+            value = message_of(field).fields_by_name["value"]
             schema: dict[str, Any] = {"type": "object", "additionalProperties": self.single(value, mode)}
         elif field.is_repeated:
             schema = {"type": "array", "items": self.single(field, mode)}
@@ -132,11 +132,11 @@ class SchemaBuilder:
         if kind == F.TYPE_FLOAT:
             return {"type": "number", "format": "float", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
         if kind == F.TYPE_ENUM:
-            return {"type": "string", "enum": [value.name for value in field.enum_type.values]}
+            return {"type": "string", "enum": [value.name for value in enum_of(field).values]}
         return self.well_known(field, mode)
 
     def well_known(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
-        message = field.message_type
+        message = message_of(field)
         name = message.full_name
         if name == "google.protobuf.Timestamp":
             return {"type": "string", "format": "date-time", "pattern": _TIMESTAMP_PATTERN}
