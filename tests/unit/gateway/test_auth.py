@@ -60,6 +60,6 @@ def test_status_tokens_verify_under_every_secret_of_a_rotated_list():
     new = b"new-unsubscribe-secret-01"
     auth = AdminAuth(KEY, (new, SECRET))
     route = Access.ADMIN_OR_EMAIL_TOKEN
-    assert outcome(auth, route, token=email_token(SECRET, "anna@example.com"), email="anna@example.com") == 200
-    assert outcome(auth, route, token=email_token(new, "anna@example.com"), email="anna@example.com") == 200
+    for secret in (SECRET, new):
+        assert outcome(auth, route, token=email_token(secret, "a@b.pl"), email="a@b.pl") == 200
     assert outcome(AdminAuth(KEY, (new,)), route, token=email_token(SECRET, "a@b.pl"), email="a@b.pl") == 403
