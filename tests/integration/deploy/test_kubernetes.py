@@ -264,6 +264,16 @@ def test_network_policies_deny_by_default_and_allow_only_the_calls_made(target):
     assert _ports(scrape) == {"metrics"}
 
 
+def test_consent_signs_links_with_the_secret_the_gateway_verifies_them_with():
+    deployments = of_kind(render("base"), "Deployment")
+    [consent, gateway] = (
+        {v["name"]: v for v in main_container(deployments[name])["env"]}["UNSUBSCRIBE_SECRET"]
+        for name in ("consent", "gateway")
+    )
+    assert consent["valueFrom"] == gateway["valueFrom"]
+    assert "PUBLIC_BASE_URL" in settings(render("overlays/production"))
+
+
 @pytest.mark.parametrize("target", TARGETS)
 def test_secrets_are_referenced_never_inlined(target):
     objects = render(target)
