@@ -30,7 +30,6 @@ from services.runtime.identity import CallerIdentity
 from tests.support.clock import FakeClock
 
 DELAYS = (60.0, 3600.0)
-PUBLIC_URL = "https://novahouse.example.com"
 THRESHOLD = 70
 
 
@@ -236,8 +235,7 @@ class MemoryUnitOfWork:
 
 
 class FakeConsent:
-    """ConsentChecker: (email, purpose) -> allowed from `granted` (a granted "marketing" stands for a
-    confirmed grant, which has an unsubscribe token); `down` makes it Unavailable."""
+    """ConsentChecker: (email, purpose) -> allowed from `granted`; `down` makes it Unavailable."""
 
     def __init__(self) -> None:
         self.granted: set[tuple[str, str]] = set()
@@ -251,8 +249,10 @@ class FakeConsent:
         return (email, purpose) in self.granted
 
     def marketing_token(self, email: str, identity: CallerIdentity) -> str | None:
-        allowed = self.allows(email, "marketing", identity)
-        return f"token-for-{email}" if allowed else None
+        """A token standing in for the signed unsubscribe link's, only with marketing consent."""
+        if self.allows(email, "marketing", identity):
+            return f"token-of-{email}"
+        return None
 
 
 class RecordingUpstream:
@@ -282,6 +282,7 @@ class Chat:
         self.cache = MemorySessionCache(ttl_seconds=3600, max_entries=100)
         self.woken = 0
         self.rules = RuleResponder.from_file()
+        self.public_base_url = "https://novahouse.example"
         self.conversations = self.replica(self.cache)
         self.followups = FollowupService(
             self.uow,
@@ -289,7 +290,7 @@ class Chat:
             delays=DELAYS,
             texts=self.rules.followup,
             on_outbox_work=self._wake,
-            public_base_url=PUBLIC_URL,
+            public_base_url=self.public_base_url,
             clock=self.clock,
         )
         self.relay = OutboxRelay(

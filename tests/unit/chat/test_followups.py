@@ -10,7 +10,7 @@ from services.chat.application.followups import EMAIL_FOOTER, EMAIL_SUBJECT, Con
 from services.chat.domain.model import FollowupOutcome, Role
 from services.runtime.errors import InvalidArgument, NotFound, Unavailable
 from services.runtime.identity import CallerIdentity
-from tests.unit.chat.fakes import DELAYS, PUBLIC_URL, Chat
+from tests.unit.chat.fakes import DELAYS, Chat
 
 EMAIL = "anna@example.com"
 
@@ -78,12 +78,16 @@ def test_with_marketing_consent_the_followup_is_also_emailed_through_the_outbox(
     [item] = chat.uow.outbox_items()
     key = f"followup:{conversation}:2"
     assert (item.kind, item.key) == (NOTIFY, key)
-    email = item.payload["email"]
-    assert (item.payload["idempotency_key"], email["to"], email["subject"]) == (key, EMAIL, EMAIL_SUBJECT)
-    url = email["list_unsubscribe_url"]
-    assert url.startswith(PUBLIC_URL)
-    assert f"token-for-{EMAIL}" in url
-    assert email["body"] == chat.rules.followup(2) + EMAIL_FOOTER.format(url=url)
+    url = f"{chat.public_base_url}/api/unsubscribe/one-click/token-of-{EMAIL}"
+    assert item.payload == {
+        "idempotency_key": key,
+        "email": {
+            "to": EMAIL,
+            "subject": EMAIL_SUBJECT,
+            "body": chat.rules.followup(2) + EMAIL_FOOTER.format(url=url),
+            "list_unsubscribe_url": url,
+        },
+    }
     assert chat.woken == woken + 1
 
 
