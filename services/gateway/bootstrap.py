@@ -98,7 +98,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
     entries = upstream_entries(bindings, RoutePolicies(settings.rate_limits))
     openapi = OpenApiEndpoint()
     deep_health = DeepHealth(list(settings.upstreams), upstreams, limiter, bindings)
-    auth = AdminAuth(settings.admin_api_key, settings.unsubscribe_secret)
+    auth = AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets)
     privacy = PrivacyRoutes(
         upstreams,
         auth,
