@@ -7,7 +7,12 @@ calls to a service that is down still fail at once (no wait_for_ready): callers 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import grpc
+
+from services.runtime.grpc_security import GrpcSecurity
 
 CHANNEL_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 200),
@@ -19,5 +24,24 @@ CHANNEL_OPTIONS = (
 )
 
 
-def open_channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+def open_channel(address: str, security: GrpcSecurity | None = None) -> grpc.Channel:
+    """A channel over mutual TLS when configured; every call carries the internal key when one is
+    configured without TLS (services/runtime/grpc_security.py)."""
+    security = security or GrpcSecurity()
+    if security.tls is not None:
+        channel = grpc.secure_channel(address, security.tls.channel_credentials(), options=CHANNEL_OPTIONS)
+    else:
+        channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    metadata = security.outgoing_metadata()
+    return grpc.intercept_channel(channel, _AddMetadata(metadata)) if metadata else channel
+
+
+class _AddMetadata(grpc.UnaryUnaryClientInterceptor):
+    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self._pairs = pairs
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        metadata = [*(client_call_details.metadata or ()), *self._pairs]
+        return continuation(client_call_details._replace(metadata=metadata), request)

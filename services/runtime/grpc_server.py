@@ -24,6 +24,12 @@ from grpc_status import rpc_status
 
 from services.runtime.db import DATABASE_UNAVAILABLE
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
+from services.runtime.grpc_access import (
+    AccessInterceptor,
+    identity_forwarded_by_trusted_caller,
+    peer_address,
+)
+from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.identity import (
     CLIENT_IP_KEY,
     CLIENT_USER_AGENT_KEY,
@@ -52,24 +58,16 @@ class ServiceDefinition:
 
 
 def caller_identity(context: grpc.ServicerContext) -> CallerIdentity:
-    """The end client as the gateway reported it in metadata, else the gRPC peer itself."""
-    metadata = dict(context.invocation_metadata() or ())
+    """The end client as the gateway (or chat, relaying a visitor's action) reported it in metadata,
+    else the gRPC peer itself; metadata from any other caller is not believed."""
+    metadata = dict(context.invocation_metadata() or ()) if identity_forwarded_by_trusted_caller() else {}
+    plain = dict(context.invocation_metadata() or ())
     return CallerIdentity(
         ip_address=metadata.get(CLIENT_IP_KEY) or peer_address(context.peer()),
-        user_agent=metadata.get(CLIENT_USER_AGENT_KEY) or metadata.get("user-agent", ""),
+        user_agent=metadata.get(CLIENT_USER_AGENT_KEY) or plain.get("user-agent", ""),
         # The call interceptor has taken the id from metadata or generated one.
         request_id=request_id_var.get() if request_id_var.get() != "-" else "",
     )
-
-
-def peer_address(peer: str) -> str:
-    """'ipv4:10.0.0.1:5000' -> '10.0.0.1'; 'ipv6:[::1]:5000' -> '::1'; anything else as it is."""
-    kind, _, rest = peer.partition(":")
-    if kind == "ipv4":
-        return rest.rsplit(":", 1)[0]
-    if kind == "ipv6":
-        return rest.rsplit(":", 1)[0].strip("[]")
-    return peer
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, *details: Any) -> None:
@@ -165,13 +163,21 @@ class GrpcServer:
 
 
 def create_server(
-    address: str, services: Sequence[ServiceDefinition], *, max_workers: int = 16
+    address: str,
+    services: Sequence[ServiceDefinition],
+    *,
+    max_workers: int = 16,
+    security: GrpcSecurity | None = None,
 ) -> GrpcServer:
     """Builds a server with the given services, the standard health service and reflection, and binds
-    it to `address`; raises RuntimeError if the address cannot be bound."""
+    it to `address` (over mutual TLS when configured); raises RuntimeError if the address cannot be
+    bound, or if it is not loopback and neither TLS nor GRPC_ALLOW_INSECURE is configured."""
+    security = security or GrpcSecurity()
+    security.check_listen_address(address.rsplit(":", 1)[0].strip("[]"))
     server = grpc.server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[CallInterceptor()],
+        # The call interceptor is outermost: refused calls are logged like any other.
+        interceptors=[CallInterceptor(), AccessInterceptor(security)],
         # Without this a second process on the same port would silently share it.
         options=[("grpc.so_reuseport", 0)],
     )
@@ -184,7 +190,10 @@ def create_server(
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection([*names, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME], server)
     try:
-        port = server.add_insecure_port(address)
+        if security.tls is not None:
+            port = server.add_secure_port(address, security.tls.server_credentials())
+        else:
+            port = server.add_insecure_port(address)
     except RuntimeError as error:
         raise RuntimeError(f"cannot listen on {address}: {error}") from None
     if port == 0:

@@ -41,7 +41,7 @@ HEADERS_KEY = "novahouse.headers"
 TEMPLATE_KEY = "novahouse.route"
 # Polled by load balancers: logged at DEBUG like the services' health checks.
 QUIET_PATHS = (b"/api/health",)
-REQUEST_HEADERS = ("Content-Type", "X-Request-ID", "X-ADMIN-API-KEY")
+REQUEST_HEADERS = ("Content-Type", "X-Request-ID", "X-ADMIN-API-KEY", "X-Session-Token")
 EXPOSED_HEADERS = (
     "X-Request-ID",
     "Retry-After",
