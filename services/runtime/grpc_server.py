@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from services.runtime.control_characters import field_with_control_character
 from services.runtime.db import DATABASE_UNAVAILABLE
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
 from services.runtime.grpc_access import (
@@ -110,6 +111,8 @@ class CallInterceptor(grpc.ServerInterceptor):
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             try:
+                if (field := field_with_control_character(request)) is not None:
+                    raise InvalidArgument(field, "must not contain control characters")
                 return inner(request, context)
             except InvalidArgument as error:
                 _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error), _bad_request(error))

@@ -10,7 +10,6 @@ import uuid
 from contextlib import ExitStack
 
 import grpc
-import httpx
 import pytest
 from sqlalchemy.engine import URL
 
@@ -21,6 +20,7 @@ from tests.support.network import free_port, wait_until_http_ok
 from tests.support.processes import ServiceProcess
 from tests.support.reflection import ReflectionClient
 from tests.support.services import PSEUDONYM_KEY
+from tests.support.widget import WidgetClient
 
 ADMIN_KEY = "e2e-admin-key-0123456789-0123456789"
 ADMIN = {"X-ADMIN-API-KEY": ADMIN_KEY}
@@ -160,5 +160,5 @@ def sinks_environ(sinks) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def http(stack):
-    with httpx.Client(base_url=stack.url, timeout=15) as client:
+    with WidgetClient(base_url=stack.url, timeout=15) as client:
         yield client
