@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import redis
+
 from novahouse.chat.v1 import chat_pb2, chat_pb2_grpc
 from services.chat.adapters.llm import LlmResponder
 from services.chat.adapters.repository import ChatUnitOfWork
@@ -31,7 +33,7 @@ SERVICE_NAME = chat_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name
 MIGRATIONS = MigrationHistory(Path(__file__).parent / "adapters" / "migrations", "alembic_version_chat")
 
 
-def _responder(settings: ChatSettings, rules: RuleResponder, redis_client: object) -> Responder:
+def _responder(settings: ChatSettings, rules: RuleResponder, redis_client: redis.Redis | None) -> Responder:
     if settings.llm is None:
         return rules
     llm = settings.llm
@@ -84,6 +86,7 @@ def build(settings: ChatSettings) -> Application:
         delays=settings.followup_delays,
         texts=rules.followup,
         on_outbox_work=relay.wake,
+        public_base_url=settings.public_base_url,
     )
     servicer = ChatServicer(conversations, followups, settings.server.security.admin_key)
 

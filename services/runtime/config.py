@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from services.runtime.grpc_security import GrpcSecurity
 
 T = TypeVar("T")
+Number = TypeVar("Number", int, float)
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -183,7 +184,7 @@ def _range_text(kind: str, minimum: float | None, maximum: float | None) -> str:
     return kind
 
 
-def _in_range(value: T, minimum: float | None, maximum: float | None) -> T:
+def _in_range(value: Number, minimum: float | None, maximum: float | None) -> Number:
     if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
         raise ValueError(value)
     return value

@@ -24,7 +24,14 @@ from grpc_status import rpc_status
 
 from services.runtime.control_characters import field_with_control_character
 from services.runtime.db import DATABASE_UNAVAILABLE
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
+from services.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    Unavailable,
+)
 from services.runtime.grpc_access import (
     AccessInterceptor,
     identity_forwarded_by_trusted_caller,
@@ -45,6 +52,7 @@ HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 _QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 _STATUS_OF = {
     NotFound: grpc.StatusCode.NOT_FOUND,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
@@ -58,11 +66,16 @@ class ServiceDefinition:
     register: Callable[[grpc.Server], None]
 
 
+def text_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> dict[str, str]:
+    """The text entries of call metadata (binary ones, with keys ending in `-bin`, are left out)."""
+    return {key: value for key, value in metadata or () if isinstance(value, str)}
+
+
 def caller_identity(context: grpc.ServicerContext) -> CallerIdentity:
     """The end client as the gateway (or chat, relaying a visitor's action) reported it in metadata,
     else the gRPC peer itself; metadata from any other caller is not believed."""
-    metadata = dict(context.invocation_metadata() or ()) if identity_forwarded_by_trusted_caller() else {}
-    plain = dict(context.invocation_metadata() or ())
+    plain = text_metadata(context.invocation_metadata())
+    metadata = plain if identity_forwarded_by_trusted_caller() else {}
     return CallerIdentity(
         ip_address=metadata.get(CLIENT_IP_KEY) or peer_address(context.peer()),
         user_agent=metadata.get(CLIENT_USER_AGENT_KEY) or plain.get("user-agent", ""),
@@ -102,7 +115,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler is None or handler.unary_unary is None:
             return handler
         method = handler_call_details.method
-        metadata = dict(handler_call_details.invocation_metadata or ())
+        metadata = text_metadata(handler_call_details.invocation_metadata)
         request_id = metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex
         level = logging.DEBUG if method.startswith(_QUIET_PREFIXES) else logging.INFO
         inner = handler.unary_unary
@@ -123,12 +136,13 @@ class CallInterceptor(grpc.ServerInterceptor):
                 log.exception("database unavailable during %s", method)
                 _abort(context, grpc.StatusCode.UNAVAILABLE, "database unavailable, try again later")
             except Exception:
-                if context.code() is not None:  # the servicer aborted on purpose
+                # grpc's servicer context has code(); types-grpcio does not declare it.
+                if context.code() is not None:  # type: ignore[attr-defined]  # the servicer aborted
                     raise
                 log.exception("unexpected error in %s", method)
                 _abort(context, grpc.StatusCode.INTERNAL, "internal error")
             finally:
-                code = context.code() or grpc.StatusCode.OK
+                code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 log.log(level, "rpc %s %s %.1fms request_id=%s", method, code.name, elapsed_ms, request_id)
                 request_id_var.reset(token)

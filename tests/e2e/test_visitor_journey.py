@@ -7,8 +7,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, Stack
 from tests.support.polling import eventually
+from tests.support.system import ADMIN, Stack
 
 EMAIL = "klient@example.com"
 PHONE = "601 234 567"

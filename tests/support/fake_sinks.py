@@ -19,6 +19,7 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
 from tests.support.network import free_port
 
@@ -158,6 +159,7 @@ class Mail:
     recipients: list[str]
     subject: str
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -166,25 +168,26 @@ class _SmtpHandler:
     messages: list[Mail] = field(default_factory=list)
 
     async def handle_RCPT(
-        self, server: object, session: object, envelope: object, address: str, rcpt_options: list
+        self, server: object, session: object, envelope: Envelope, address: str, rcpt_options: list
     ) -> str:
         if self.mode == "refuse-recipient":  # as relays do: the refusal names the address
             return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         if self.mode == "temporary":
             return "451 4.3.0 Mail server temporarily unavailable"
         if self.mode == "permanent":
             return "550 5.1.1 Mailbox unavailable"
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
         self.messages.append(
             Mail(
-                mail_from=envelope.mail_from,
+                mail_from=envelope.mail_from or "",
                 recipients=list(envelope.rcpt_tos),
                 subject=str(parsed["Subject"]),
                 body=parsed.get_content().replace("\r\n", "\n"),  # SMTP sends CRLF line ends
+                headers={name: str(value) for name, value in parsed.items()},
             )
         )
         return "250 OK"
@@ -211,6 +214,10 @@ class FakeSmtpServer:
 
     def answer(self, mode: str) -> None:
         self._handler.mode = mode
+
+    def clear(self) -> None:
+        """Forgets what was received so far (e.g. a confirmation email already acted on)."""
+        self._handler.messages.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Mail]:
         deadline = time.monotonic() + timeout

@@ -33,10 +33,13 @@ _OUTCOME = {
 
 class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
     def __init__(
-        self, conversations: ConversationService, followups: FollowupService, admin_key: Secret
+        self,
+        conversations: ConversationService,
+        followups: FollowupService,
+        admin_key: Secret | None = None,
     ) -> None:
         self._conversations = conversations
-        self._admin_key = admin_key
+        self._admin_key = admin_key or Secret(None)  # none: only the session token opens a conversation
         self._followups = followups
 
     def SendMessage(
@@ -53,6 +56,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                 rodo_consent=request.rodo_consent if request.HasField("rodo_consent") else None,
                 consent_text_version=request.consent_text_version,
                 session_token=_metadata(context, SESSION_TOKEN_KEY),
+                language=request.language,
             ),
             caller_identity(context),
         )

@@ -189,7 +189,7 @@ class JsonErrorCORSMiddleware(CORSMiddleware):
         response = super().preflight_response(request_headers)
         if response.status_code < 400:
             return response
-        error = GatewayError(400, 3, response.body.decode())  # 3: INVALID_ARGUMENT
+        error = GatewayError(400, 3, bytes(response.body).decode())  # 3: INVALID_ARGUMENT
         headers = {
             k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
         }
