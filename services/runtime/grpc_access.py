@@ -11,14 +11,14 @@ Each RPC's `(novahouse.api.v1.access)` option decides:
 A known service is, with mutual TLS, a client whose certificate names one of KNOWN_SERVICES (common
 name); without TLS but with INTERNAL_API_KEY, a caller presenting it; with neither, a loopback peer.
 The end client's address and user agent in `x-client-*` metadata are believed only from callers that
-forward them (the gateway and chat, or any known service without TLS); otherwise the peer counts.
+forward them (the gateway and chat, or any known service without TLS): from anyone else the servicer
+sees the call without them, and the peer's address counts.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,15 +34,10 @@ from services.runtime.grpc_security import (
     GrpcSecurity,
     is_loopback,
 )
-from services.runtime.identity import ADMIN_KEY_KEY
+from services.runtime.identity import ADMIN_KEY_KEY, CLIENT_IP_KEY, CLIENT_USER_AGENT_KEY
 
 _UNCHECKED_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
-_forwards_identity: ContextVar[bool] = ContextVar("forwards_identity", default=False)
-
-
-def identity_forwarded_by_trusted_caller() -> bool:
-    """Whether the current call's `x-client-*` metadata may be believed."""
-    return _forwards_identity.get()
+_CLIENT_IDENTITY_KEYS = frozenset({CLIENT_IP_KEY, CLIENT_USER_AGENT_KEY})
 
 
 def peer_address(peer: str) -> str:
@@ -132,14 +127,27 @@ class AccessInterceptor(grpc.ServerInterceptor):
             refused = refusal(access, caller, metadata, security)
             if refused is not None:
                 context.abort(*refused)
-            token = _forwards_identity.set(caller.forwards_identity)
-            try:
-                return inner(request, context)
-            finally:
-                _forwards_identity.reset(token)
+            if not caller.forwards_identity:
+                context = _WithoutClientIdentity(context)  # type: ignore[assignment]
+            return inner(request, context)
 
         return grpc.unary_unary_rpc_method_handler(
             behavior,
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
+
+
+class _WithoutClientIdentity:
+    """The servicer context of a caller whose `x-client-*` metadata is not believed: the servicer sees
+    the call without it (and falls back to the peer's address)."""
+
+    def __init__(self, context: grpc.ServicerContext) -> None:
+        self._context = context
+
+    def invocation_metadata(self) -> tuple[Any, ...]:
+        metadata = self._context.invocation_metadata() or ()
+        return tuple(item for item in metadata if item[0] not in _CLIENT_IDENTITY_KEYS)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)

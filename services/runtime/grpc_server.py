@@ -32,11 +32,7 @@ from services.runtime.errors import (
     ServiceError,
     Unavailable,
 )
-from services.runtime.grpc_access import (
-    AccessInterceptor,
-    identity_forwarded_by_trusted_caller,
-    peer_address,
-)
+from services.runtime.grpc_access import AccessInterceptor, peer_address
 from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.identity import (
     CLIENT_IP_KEY,
@@ -49,6 +45,10 @@ from services.runtime.logs import request_id_var
 log = logging.getLogger("services.rpc")
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+# A connection is closed (GOAWAY, calls in flight finish within the grace) after this age, so that
+# round-robin clients re-resolve a headless Service's name and spread over replicas added since.
+MAX_CONNECTION_AGE_SECONDS = 300.0
+MAX_CONNECTION_AGE_GRACE_SECONDS = 30.0
 _QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 _STATUS_OF = {
     NotFound: grpc.StatusCode.NOT_FOUND,
@@ -73,12 +73,11 @@ def text_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> dict[st
 
 def caller_identity(context: grpc.ServicerContext) -> CallerIdentity:
     """The end client as the gateway (or chat, relaying a visitor's action) reported it in metadata,
-    else the gRPC peer itself; metadata from any other caller is not believed."""
-    plain = text_metadata(context.invocation_metadata())
-    metadata = plain if identity_forwarded_by_trusted_caller() else {}
+    else the gRPC peer itself (the access interceptor hides the metadata of any other caller)."""
+    metadata = text_metadata(context.invocation_metadata())
     return CallerIdentity(
         ip_address=metadata.get(CLIENT_IP_KEY) or peer_address(context.peer()),
-        user_agent=metadata.get(CLIENT_USER_AGENT_KEY) or plain.get("user-agent", ""),
+        user_agent=metadata.get(CLIENT_USER_AGENT_KEY) or metadata.get("user-agent", ""),
         # The call interceptor has taken the id from metadata or generated one.
         request_id=request_id_var.get() if request_id_var.get() != "-" else "",
     )
@@ -185,6 +184,7 @@ def create_server(
     *,
     max_workers: int = 16,
     security: GrpcSecurity | None = None,
+    max_connection_age: float = MAX_CONNECTION_AGE_SECONDS,
 ) -> GrpcServer:
     """Builds a server with the given services, the standard health service and reflection, and binds
     it to `address` (over mutual TLS when configured); raises RuntimeError if the address cannot be
@@ -195,8 +195,13 @@ def create_server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         # The call interceptor is outermost: refused calls are logged like any other.
         interceptors=[CallInterceptor(), AccessInterceptor(security)],
-        # Without this a second process on the same port would silently share it.
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            # Without this a second process on the same port would silently share it.
+            ("grpc.so_reuseport", 0),
+            # Clients reconnect (and resolve the name again) after this: new replicas get calls.
+            ("grpc.max_connection_age_ms", int(max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(MAX_CONNECTION_AGE_GRACE_SECONDS * 1000)),
+        ],
     )
     for service in services:
         service.register(server)

@@ -255,6 +255,12 @@ class FakeConsent:
             raise Unavailable("the consent service did not answer: UNAVAILABLE (a test's outage)")
         return (email, purpose) in self.granted
 
+    def marketing_token(self, email: str, identity: CallerIdentity) -> str | None:
+        """A token standing in for the signed unsubscribe link's, only with marketing consent."""
+        if self.allows(email, "marketing", identity):
+            return f"token-of-{email}"
+        return None
+
 
 class RecordingUpstream:
     """The relay's upstream: records each item handed over; `failing` makes it refuse them."""
@@ -283,6 +289,7 @@ class Chat:
         self.cache = MemorySessionCache(ttl_seconds=3600, max_entries=100)
         self.woken = 0
         self.rules = RuleResponder.from_file()
+        self.public_base_url = "https://novahouse.example"
         self.conversations = self.replica(self.cache)
         self.tokens: dict[str, str] = {}  # session id -> token, as the widget keeps them
         self.followups = FollowupService(
@@ -291,6 +298,7 @@ class Chat:
             delays=DELAYS,
             texts=self.rules.followup,
             on_outbox_work=self._wake,
+            public_base_url=self.public_base_url,
             clock=self.clock,
         )
         self.relay = OutboxRelay(

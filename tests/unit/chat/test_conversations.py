@@ -89,9 +89,13 @@ def test_consent_given_in_the_chat_is_queued_for_the_consent_service(chat):
         "email": "anna@example.com",
         "source": "chat",
         "idempotency_key": f"chat:consent:{user_message_id}",
+        "given_at": item.payload["given_at"],
         "consent_text_version": "widget-1",
         "marketing_consent": True,
+        "confirm_by_email": True,
+        "language": "",
     }
+    assert item.payload["given_at"].endswith("Z")
     assert chat.uow.stored.conversations[answer.conversation_id].email == "anna@example.com"
     assert chat.woken == 1
 

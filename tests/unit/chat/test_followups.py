@@ -78,9 +78,15 @@ def test_with_marketing_consent_the_followup_is_also_emailed_through_the_outbox(
     [item] = chat.uow.outbox_items()
     key = f"followup:{conversation}:2"
     assert (item.kind, item.key) == (NOTIFY, key)
+    url = f"{chat.public_base_url}/api/unsubscribe/one-click/token-of-{EMAIL}"
     assert item.payload == {
         "idempotency_key": key,
-        "email": {"to": EMAIL, "subject": EMAIL_SUBJECT, "body": chat.rules.followup(2) + EMAIL_FOOTER},
+        "email": {
+            "to": EMAIL,
+            "subject": EMAIL_SUBJECT,
+            "body": chat.rules.followup(2) + EMAIL_FOOTER.format(url=url),
+            "list_unsubscribe_url": url,
+        },
     }
     assert chat.woken == woken + 1
 
