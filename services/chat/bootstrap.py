@@ -61,8 +61,8 @@ def build(settings: ChatSettings) -> Application:
         else None
     )
     cache = FallbackSessionCache(redis_cache, memory)
-    consent_channel = open_channel(settings.consent_address)
-    notifier_channel = open_channel(settings.notifier_address)
+    consent_channel = open_channel(settings.consent_address, settings.server.security)
+    notifier_channel = open_channel(settings.notifier_address, settings.server.security)
     relay = OutboxRelay(
         unit_of_work,
         UpstreamRelayTarget(consent_channel, notifier_channel, settings.upstream_timeout_seconds),
@@ -88,7 +88,7 @@ def build(settings: ChatSettings) -> Application:
         on_outbox_work=relay.wake,
         public_base_url=settings.public_base_url,
     )
-    servicer = ChatServicer(conversations, followups)
+    servicer = ChatServicer(conversations, followups, settings.server.security.admin_key)
 
     scheduler = JobScheduler(enabled=settings.scheduler_enabled)
     scheduler.every(settings.followup_scan_seconds, "followup_scan", followups.run_due)

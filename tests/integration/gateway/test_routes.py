@@ -22,7 +22,11 @@ def test_chat_message_reaches_the_chat_service_with_the_callers_identity(http, c
     response = http.post(
         "/api/chatbot/chat",
         json={"message": "Ile kosztuje remont?", "session_id": "s-1", "marketing_consent": False},
-        headers={"User-Agent": "Mozilla/5.0 (zażółć)".encode(), "X-Request-ID": "req-chat-1"},
+        headers={
+            "User-Agent": "Mozilla/5.0 (zażółć)".encode(),
+            "X-Request-ID": "req-chat-1",
+            "X-Session-Token": "the-visitors-token",
+        },
     )
     assert response.status_code == 200
     assert response.json() == {
@@ -31,6 +35,7 @@ def test_chat_message_reaches_the_chat_service_with_the_callers_identity(http, c
         "reply": "You said: Ile kosztuje remont?",
         "lead_id": "",
         "lead_score": 0,
+        "session_token": "",
     }
     assert response.headers["x-request-id"] == "req-chat-1"
     received = chat.servicer.last("SendMessage")
@@ -41,6 +46,8 @@ def test_chat_message_reaches_the_chat_service_with_the_callers_identity(http, c
     assert received.metadata["x-client-ip"] == "127.0.0.1"
     assert received.metadata["x-client-user-agent"] == "Mozilla/5.0 (za%C5%BC%C3%B3%C5%82%C4%87)"
     assert received.metadata["x-request-id"] == "req-chat-1"
+    assert received.metadata["x-session-token"] == "the-visitors-token"  # the chat service checks it
+    assert "x-admin-api-key" not in received.metadata
 
 
 def test_a_request_id_is_generated_when_the_client_sends_none_or_a_bad_one(http, chat):
