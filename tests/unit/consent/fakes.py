@@ -10,6 +10,7 @@ import itertools
 from services.consent.application.ports import AuditQuery
 from services.consent.domain.model import AuditEntry, PendingGrant, Subject
 from services.consent.domain.pseudonym import Pseudonymizer
+from services.runtime.identity import CallerIdentity
 
 
 class FakeUnitOfWork:
@@ -85,5 +86,6 @@ class FakePendingGrants:
         self._uow.pending[reference] = dataclasses.replace(self._uow.pending[reference], confirmed_at=now)
 
 
+CALLER = CallerIdentity(ip_address="203.0.113.7", user_agent="Mozilla/5.0", request_id="req-1")
 PSEUDONYMIZE = Pseudonymizer(b"unit-test-key-" * 3)
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
