@@ -66,8 +66,8 @@ def build(settings: ChatSettings) -> Application:
         else None
     )
     cache = FallbackSessionCache(redis_cache, memory)
-    consent_channel = open_channel(settings.consent_address)
-    notifier_channel = open_channel(settings.notifier_address)
+    consent_channel = open_channel(settings.consent_address, settings.server.security)
+    notifier_channel = open_channel(settings.notifier_address, settings.server.security)
     relay = OutboxRelay(
         unit_of_work,
         UpstreamRelayTarget(consent_channel, notifier_channel, settings.upstream_timeout_seconds),
@@ -93,7 +93,7 @@ def build(settings: ChatSettings) -> Application:
         on_outbox_work=relay.wake,
         public_base_url=settings.public_base_url,
     )
-    servicer = ChatServicer(conversations, followups)
+    servicer = ChatServicer(conversations, followups, settings.server.security.admin_key)
     privacy = ChatPrivacy(unit_of_work, cache, retention_days=settings.retention_days)
     privacy_servicer = ChatPrivacyServicer(privacy)
 

@@ -93,7 +93,7 @@ def upstream_entries(
 def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Starlette:
     """The ASGI app; channels open and the limiter starts in its lifespan. Raises ContractError or
     TemplateError for an annotation it cannot serve."""
-    upstreams = GrpcUpstreams(settings.upstreams, bindings)
+    upstreams = GrpcUpstreams(settings.upstreams, bindings, settings.grpc_security)
     limiter = LimitsRateLimiter(settings.rate_limits)
     entries = upstream_entries(bindings, RoutePolicies(settings.rate_limits))
     openapi = OpenApiEndpoint()

@@ -53,6 +53,7 @@ def _sinks(settings: NotifierSettings) -> dict[Channel, Sink]:
             timeout=timeout,
             user=smtp.user,
             password=smtp.password,
+            ca_file=smtp.ca_file,
         )
     return sinks
 

@@ -110,6 +110,7 @@ class ServiceEntryPoint(Generic[S]):
             settings.server.address,
             [*application.services, application.diagnostics.definition()],
             max_workers=settings.server.max_workers,
+            security=settings.server.security,
         )
         server.start()
         if application.scheduler is not None:

@@ -17,6 +17,7 @@ from tests.support.services import (
     start_consent,
     start_notifier,
 )
+from tests.support.widget import widget_channel
 
 PUBLIC_BASE_URL = "https://novahouse.example.com"
 
@@ -68,7 +69,7 @@ class ChatStack:
         self.chat_service = start_chat(self.chat_environ)
         self._channels = [
             grpc.insecure_channel(self.consent_address),
-            grpc.insecure_channel(f"127.0.0.1:{self.chat_service.port}"),
+            widget_channel(f"127.0.0.1:{self.chat_service.port}"),
         ]
         self.consent = consent_pb2_grpc.ConsentServiceStub(self._channels[0])
         self.chat = chat_pb2_grpc.ChatServiceStub(self._channels[1])

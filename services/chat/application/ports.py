@@ -21,8 +21,12 @@ class ConversationRepository(Protocol):
 
     def get(self, conversation_id: int) -> Conversation | None: ...
 
-    def open(self, session_id: str, now: dt.datetime) -> Conversation:
-        """The session's conversation, created if new, locked until the transaction ends."""
+    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+        """A new conversation for the session; None when the session id is taken already."""
+        ...
+
+    def lock(self, conversation_id: int) -> Conversation:
+        """The conversation, locked until the transaction ends."""
         ...
 
     def save(self, conversation: Conversation) -> None: ...
@@ -145,6 +149,8 @@ class SessionContext:
     # budget, area, timeline mentioned so far, while no lead is stored: without them every message
     # re-read the whole history (quadratic in a long conversation); None: unknown, read it once.
     flags: tuple[bool, bool, bool] | None = None
+    # The conversation's stored credential hash, so a message is authorised without a database read.
+    token_hash: str | None = None
 
 
 class SessionCache(Protocol):

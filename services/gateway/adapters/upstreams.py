@@ -21,12 +21,21 @@ from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.ports import UpstreamError
 from services.runtime.grpc_client import CHANNEL_OPTIONS
+from services.runtime.grpc_security import GrpcSecurity
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 class GrpcUpstreams:
-    def __init__(self, addresses: Mapping[str, str], bindings: Sequence[HttpBinding]) -> None:
+    def __init__(
+        self,
+        addresses: Mapping[str, str],
+        bindings: Sequence[HttpBinding],
+        security: GrpcSecurity | None = None,
+    ) -> None:
+        self._security = security or GrpcSecurity()
+        # Sent with every call: the internal key, when one is configured without TLS.
+        self._own_metadata = self._security.outgoing_metadata()
         self._addresses = dict(addresses)
         self._bindings = tuple(bindings)
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -38,7 +47,12 @@ class GrpcUpstreams:
     async def open(self) -> None:
         """Creates the channels (inside the running event loop, as grpc.aio requires)."""
         for service, address in self._addresses.items():
-            channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            tls = self._security.tls
+            channel = (
+                grpc.aio.secure_channel(address, tls.channel_credentials(), options=CHANNEL_OPTIONS)
+                if tls is not None
+                else grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            )
             self._channels[service] = channel
             self._health[service] = health_pb2_grpc.HealthStub(channel)
             self._diagnostics[service] = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel)
@@ -67,13 +81,17 @@ class GrpcUpstreams:
         self, binding: HttpBinding, request: Message, metadata: Sequence[tuple[str, str]], timeout: float
     ) -> Message:
         try:
-            return await self._calls[binding.rpc_path](request, timeout=timeout, metadata=metadata)
+            return await self._calls[binding.rpc_path](
+                request, timeout=timeout, metadata=(*metadata, *self._own_metadata)
+            )
         except grpc.aio.AioRpcError as error:
             raise _upstream_error(error) from None
 
     async def serving_status(self, service: str, timeout: float) -> str:
         try:
-            answer = await self._health[service].Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            answer = await self._health[service].Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout, metadata=self._own_metadata
+            )
         except grpc.aio.AioRpcError as error:
             raise _upstream_error(error) from None
         return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
@@ -81,7 +99,7 @@ class GrpcUpstreams:
     async def diagnostics(self, service: str, timeout: float) -> Message:
         try:
             return await self._diagnostics[service].GetDiagnostics(
-                diagnostics_pb2.GetDiagnosticsRequest(), timeout=timeout
+                diagnostics_pb2.GetDiagnosticsRequest(), timeout=timeout, metadata=self._own_metadata
             )
         except grpc.aio.AioRpcError as error:
             raise _upstream_error(error) from None

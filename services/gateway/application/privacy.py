@@ -22,7 +22,13 @@ from typing import Protocol
 from google.rpc import code_pb2
 
 from services.gateway.application.auth import ADMIN_KEY_HEADER, Access, AdminAuth
-from services.gateway.application.dispatch import BodyTooLarge, HttpReply, HttpRequest, is_json
+from services.gateway.application.dispatch import (
+    BodyTooLarge,
+    HttpReply,
+    HttpRequest,
+    forwarded_credentials,
+    is_json,
+)
 from services.gateway.application.errors import (
     GatewayError,
     Violation,
@@ -148,8 +154,10 @@ class PrivacyRoutes:
 
 
 def _metadata(request: HttpRequest) -> Sequence[tuple[str, str]]:
+    """The caller's identity, and the admin key again: the services check it too (ACCESS_ADMIN)."""
     client = request.client
-    return CallerIdentity(client.key, client.user_agent, client.request_id).as_metadata()
+    identity = CallerIdentity(client.key, client.user_agent, client.request_id)
+    return (*identity.as_metadata(), *forwarded_credentials(request.headers))
 
 
 def _failed(result: object) -> bool:

@@ -1,7 +1,7 @@
 """When a conversation's personal data was erased (on request or by the retention job).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 Create Date: 2026-12-02
 """
 
@@ -10,8 +10,8 @@ from alembic import op
 
 from services.runtime.db import UtcDateTime
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
