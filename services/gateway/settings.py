@@ -56,6 +56,7 @@ class GatewaySettings:
     upstream_timeout_seconds: float
     shutdown_grace_seconds: float
     log_level: str
+    log_format: str = "text"
 
     @classmethod
     def from_env(
@@ -100,6 +101,7 @@ class GatewaySettings:
             upstream_timeout_seconds=env.number("UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01, maximum=3600),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 
 

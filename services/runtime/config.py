@@ -70,6 +70,10 @@ class Environment:
         value = self._environ.get(name, "").strip()
         return value or None
 
+    def raw(self, name: str) -> str | None:
+        """The value as set, empty included (None when unset): for variables where empty means off."""
+        return self._environ.get(name)
+
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default
 
@@ -178,6 +182,7 @@ class ServerSettings:
     shutdown_grace_seconds: float
     var_dir: str
     log_level: str
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Environment, *, port_variable: str, default_port: int) -> ServerSettings:
@@ -188,6 +193,7 @@ class ServerSettings:
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             var_dir=env.text("VAR_DIR", "./var"),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 
     @property

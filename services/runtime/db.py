@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+import sqlalchemy
+from sqlalchemy import DateTime, Engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -66,7 +67,8 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
     """An engine with the connection behaviour each backend needs for concurrent writers."""
     parsed = normalise_url(url) if isinstance(url, str) else url
     if is_postgres(parsed):
-        return create_engine(
+        # Looked up at call time: tracing's SQLAlchemy instrumentation wraps sqlalchemy.create_engine.
+        return sqlalchemy.create_engine(
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
@@ -77,7 +79,7 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
+    engine = sqlalchemy.create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,

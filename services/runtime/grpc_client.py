@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import grpc
 
+from services.runtime.observability import instrument_channel
+
 CHANNEL_OPTIONS = (
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
@@ -20,4 +22,5 @@ CHANNEL_OPTIONS = (
 
 
 def open_channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    """A channel whose calls are counted (grpc_client_* metrics) and carry the trace context."""
+    return instrument_channel(grpc.insecure_channel(address, options=CHANNEL_OPTIONS))

@@ -31,6 +31,7 @@ from services.runtime.identity import (
     CallerIdentity,
 )
 from services.runtime.logs import request_id_var
+from services.runtime.observability import outer_interceptors
 
 log = logging.getLogger("services.rpc")
 
@@ -171,7 +172,8 @@ def create_server(
     it to `address`; raises RuntimeError if the address cannot be bound."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[CallInterceptor()],
+        # Metrics outermost: they see the status the error mapping inside settled on.
+        interceptors=[*outer_interceptors(), CallInterceptor()],
         # Without this a second process on the same port would silently share it.
         options=[("grpc.so_reuseport", 0)],
     )

@@ -7,6 +7,7 @@ back is used again within seconds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,7 +20,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.ports import UpstreamError
+from services.runtime import tracing
 from services.runtime.grpc_client import CHANNEL_OPTIONS
+from services.runtime.metrics import grpc_call_metrics
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
@@ -36,7 +39,9 @@ class GrpcUpstreams:
     async def open(self) -> None:
         """Creates the channels (inside the running event loop, as grpc.aio requires)."""
         for service, address in self._addresses.items():
-            channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            channel = grpc.aio.insecure_channel(
+                address, options=CHANNEL_OPTIONS, interceptors=tracing.aio_client_interceptors() or None
+            )
             self._channels[service] = channel
             self._health[service] = health_pb2_grpc.HealthStub(channel)
             self._diagnostics[service] = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel)
@@ -62,10 +67,19 @@ class GrpcUpstreams:
     async def call(
         self, binding: HttpBinding, request: Message, metadata: Sequence[tuple[str, str]], timeout: float
     ) -> Message:
+        metrics = grpc_call_metrics(binding.rpc_path, client=True)
+        metrics.started.inc()
+        started = time.perf_counter()
         try:
-            return await self._calls[binding.rpc_path](request, timeout=timeout, metadata=metadata)
+            answer = await self._calls[binding.rpc_path](request, timeout=timeout, metadata=metadata)
         except grpc.aio.AioRpcError as error:
+            metrics.done(error.code().name, time.perf_counter() - started)
             raise _upstream_error(error) from None
+        except BaseException:
+            metrics.done("CANCELLED", time.perf_counter() - started)
+            raise
+        metrics.done("OK", time.perf_counter() - started)
+        return answer
 
     async def serving_status(self, service: str, timeout: float) -> str:
         try:
