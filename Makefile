@@ -9,7 +9,7 @@ PROTO_DIR := protos
 SERVICES := consent notifier chat
 
 # `protos` is also a directory: without .PHONY make would call the target up to date.
-.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test lint migrate clean bench
+.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test promtool lint migrate clean bench
 
 install: $(STAMP)
 
@@ -41,8 +41,16 @@ run-gateway: protos
 migrate: protos
 	for s in $(SERVICES); do $(PY) -m services.$$s migrate || exit 1; done
 
-test: protos
+# The alert rules are checked and unit-tested by Debian's promtool (package `prometheus`, also the real
+# Prometheus the end-to-end suite scrapes the stack with), installed when missing.
+test: protos promtool
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
+	promtool check config deploy/prometheus/prometheus.yml
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+promtool:
+	command -v promtool >/dev/null || $(APT_GET) install -y prometheus || ($(APT_GET) update && $(APT_GET) install -y prometheus)
 
 # Not part of `test`: the stack under load against the Flask baseline (bench/RESULTS.md). Installs the
 # `bench` extra and Debian's `hey` load generator when missing. BENCH_SCALE=0.1 for a quick try.
