@@ -14,13 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import sqlalchemy
-from sqlalchemy import DateTime, Engine, event
+from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from services.runtime import tracing
 
 POSTGRES_DRIVER = "postgresql+psycopg2"
 # Constraint names as the migrations write them, so autogenerate compares like with like.
@@ -67,8 +68,7 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
     """An engine with the connection behaviour each backend needs for concurrent writers."""
     parsed = normalise_url(url) if isinstance(url, str) else url
     if is_postgres(parsed):
-        # Looked up at call time: tracing's SQLAlchemy instrumentation wraps sqlalchemy.create_engine.
-        return sqlalchemy.create_engine(
+        engine = create_engine(
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
@@ -76,10 +76,12 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
             pool_timeout=10,
             connect_args={"connect_timeout": 5, "application_name": "novahouse"},
         )
+        tracing.instrument_engine(engine)
+        return engine
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sqlalchemy.create_engine(
+    engine = create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -87,6 +89,7 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_immediate)
+    tracing.instrument_engine(engine)
     return engine
 
 

@@ -23,7 +23,7 @@ def outer_interceptors() -> list[grpc.ServerInterceptor]:
 
 def instrument_channel(channel: grpc.Channel) -> grpc.Channel:
     """A synchronous channel whose calls are counted and carry the current trace context."""
-    return grpc.intercept_channel(channel, *tracing.client_interceptors(), ClientMetricsInterceptor())
+    return grpc.intercept_channel(tracing.traced_channel(channel), ClientMetricsInterceptor())
 
 
 @dataclass

@@ -21,12 +21,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, SpanKind
 from prometheus_client import Counter
+from sqlalchemy import Engine
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +69,6 @@ def configure_tracing(service: str) -> bool:
         return False
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.redis import RedisInstrumentor
-    from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
 
@@ -76,12 +77,28 @@ def configure_tracing(service: str) -> bool:
     provider.add_span_processor(_CountingBatchProcessor(_CountingExporter(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
     _provider = provider
-    # The SQLAlchemy instrumentation declares sqlalchemy < 2.1 and, asked to check, instruments nothing
-    # on the project's 2.1 (it works with it: tests/integration/runtime/test_tracing.py sees the spans).
-    SQLAlchemyInstrumentor().instrument(tracer_provider=provider, skip_dep_check=True)
     RedisInstrumentor().instrument(tracer_provider=provider)
     log.info("tracing to %s as %s", otlp_endpoint(), name)
     return True
+
+
+def instrument_engine(engine: Engine) -> None:
+    """SQL statements of `engine` become spans (no-op while tracing is off).
+
+    The contrib package's `SQLAlchemyInstrumentor().instrument()` is not used: it declares
+    sqlalchemy < 2.1 (on the project's 2.1 it logs an error and instruments nothing unless told
+    skip_dep_check=True), and it then wraps create_async_engine, whose import needs greenlet, which the
+    project does not install. Its EngineTracer, which instrument(engine=...) builds, works on 2.1:
+    tests/e2e/test_observability.py sees the SQL spans."""
+    if _provider is None:
+        return
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+    from opentelemetry.metrics import get_meter
+
+    usage = get_meter(TRACER_NAME).create_up_down_counter("db.client.connections.usage", unit="connections")
+    EngineTracer(
+        trace.get_tracer("opentelemetry.instrumentation.sqlalchemy", tracer_provider=_provider), engine, usage
+    )
 
 
 def shutdown_tracing() -> None:
@@ -100,13 +117,15 @@ def server_interceptors() -> list[Any]:
     return [server_interceptor(filter_=filters.negate(filters.health_check()))]
 
 
-def client_interceptors() -> list[Any]:
-    """For synchronous channels: injects the current trace context into the call's metadata."""
+def traced_channel(channel: grpc.Channel) -> grpc.Channel:
+    """A synchronous channel whose calls are client spans carrying the trace context in metadata (the
+    contrib interceptor needs the contrib package's own intercept_channel)."""
     if not enabled():
-        return []
+        return channel
     from opentelemetry.instrumentation.grpc import client_interceptor
+    from opentelemetry.instrumentation.grpc.grpcext import intercept_channel
 
-    return [client_interceptor()]
+    return intercept_channel(channel, client_interceptor())
 
 
 def aio_client_interceptors() -> list[Any]:
