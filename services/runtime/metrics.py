@@ -335,6 +335,4 @@ def start_metrics(env: Environment, service: str, host: str) -> MetricsServer | 
     endpoint = metrics_endpoint(env, service)
     if endpoint.port is None:
         return None
-    server = serve_metrics(host, endpoint.port, variable=endpoint.variable)
-    log.info("metrics at http://%s:%d/metrics", host, server.port)
-    return server
+    return serve_metrics(host, endpoint.port, variable=endpoint.variable)

@@ -1,5 +1,5 @@
 """OpenTelemetry traces, configured from the standard OTEL_* variables; off unless
-OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set.
+OTEL_EXPORTER_OTLP_ENDPOINT is set.
 
 Spans go over OTLP/HTTP (protobuf) through a batch processor: exporting happens in a background thread
 with a bounded queue (OTEL_BSP_MAX_QUEUE_SIZE), so an unreachable collector never slows or fails a
@@ -50,22 +50,14 @@ def tracer() -> trace.Tracer:
     return trace.get_tracer(TRACER_NAME)
 
 
-def otlp_endpoint(environ: Mapping[str, str] | None = None) -> str | None:
-    environ = os.environ if environ is None else environ
-    for variable in ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_EXPORTER_OTLP_ENDPOINT"):
-        value = environ.get(variable, "").strip()
-        if value:
-            return value
-    return None
-
-
 def configure_tracing(service: str) -> bool:
-    """Sets up the SDK for this process, named `novahouse-<service>` unless OTEL_SERVICE_NAME says
-    otherwise; answers whether tracing is on. Safe to call more than once (the first call wins)."""
+    """Sets up the SDK for this process (the caller checked OTEL_EXPORTER_OTLP_ENDPOINT is set), named
+    `novahouse-<service>` unless OTEL_SERVICE_NAME says otherwise; answers whether tracing is on.
+    Safe to call more than once (the first call wins)."""
     global _provider
     if _provider is not None:
         return True
-    if otlp_endpoint() is None or os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+    if os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
         return False
     from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     from opentelemetry.instrumentation.redis import RedisInstrumentor
@@ -78,7 +70,7 @@ def configure_tracing(service: str) -> bool:
     trace.set_tracer_provider(provider)
     _provider = provider
     RedisInstrumentor().instrument(tracer_provider=provider)
-    log.info("tracing to %s as %s", otlp_endpoint(), name)
+    log.info("tracing to %s as %s", os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"), name)
     return True
 
 
