@@ -34,10 +34,22 @@ def method_label(method: str) -> str:
     return method if method in _METHODS else "other"
 
 
+_children: dict[tuple[str, str | None, int], tuple[Counter, Histogram]] = {}
+
+
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
-    method, route = method_label(method), route or UNMATCHED
-    HTTP_REQUESTS.labels(method, route, str(status)).inc()
-    HTTP_DURATION.labels(method, route).observe(seconds)
+    """Counts one answered request; the labelled children are looked up once per combination (the
+    combinations are bounded: known methods, route templates, status codes)."""
+    key = (method_label(method), route, status)  # a client's made-up method must not grow the cache
+    children = _children.get(key)
+    if children is None:
+        labels = (key[0], route or UNMATCHED)
+        children = _children[key] = (
+            HTTP_REQUESTS.labels(*labels, str(status)),
+            HTTP_DURATION.labels(*labels),
+        )
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 class TracingMiddleware:
