@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import (
     REGISTRY,
@@ -309,14 +310,14 @@ def metrics_endpoint(env: Environment, service: str) -> MetricsEndpoint:
 class MetricsServer:
     """prometheus_client's HTTP server in a daemon thread."""
 
-    def __init__(self, server: object, thread: threading.Thread, port: int) -> None:
+    def __init__(self, server: WSGIServer, thread: threading.Thread, port: int) -> None:
         self._server = server
         self._thread = thread
         self.port = port
 
     def close(self) -> None:
-        self._server.shutdown()  # type: ignore[attr-defined]
-        self._server.server_close()  # type: ignore[attr-defined]
+        self._server.shutdown()
+        self._server.server_close()
         self._thread.join(timeout=5)
 
 

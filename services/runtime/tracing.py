@@ -17,15 +17,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
-from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 from opentelemetry.trace import Span, SpanKind
 from prometheus_client import Counter
 from sqlalchemy import Engine
@@ -64,9 +62,11 @@ def configure_tracing(service: str) -> bool:
     from opentelemetry.sdk.resources import SERVICE_NAME, Resource
     from opentelemetry.sdk.trace import TracerProvider
 
+    from services.runtime.tracing_export import CountingBatchProcessor, CountingExporter
+
     name = os.environ.get("OTEL_SERVICE_NAME", "").strip() or f"novahouse-{service}"
     provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
-    provider.add_span_processor(_CountingBatchProcessor(_CountingExporter(OTLPSpanExporter())))
+    provider.add_span_processor(CountingBatchProcessor(CountingExporter(OTLPSpanExporter())))
     trace.set_tracer_provider(provider)
     _provider = provider
     RedisInstrumentor().instrument(tracer_provider=provider)
@@ -182,40 +182,3 @@ def ids_of_current_span() -> tuple[str, str]:
     if not context.is_valid:
         return "-", "-"
     return format(context.trace_id, "032x"), format(context.span_id, "016x")
-
-
-# --- counting what is lost ---------------------------------------------------------------------------
-
-
-class _CountingExporter(SpanExporter):
-    """Delegates to the OTLP exporter and counts the spans of a failed export."""
-
-    def __init__(self, inner: SpanExporter) -> None:
-        self._inner = inner
-
-    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        try:
-            result = self._inner.export(spans)
-        except Exception:
-            result = SpanExportResult.FAILURE
-        if result != SpanExportResult.SUCCESS:
-            SPANS_DROPPED.labels("export_failed").inc(len(spans))
-        return result
-
-    def shutdown(self) -> None:
-        self._inner.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-
-class _CountingBatchProcessor(BatchSpanProcessor):
-    """The SDK's batch processor; a span that ends while the queue is full is counted (the SDK then
-    drops the oldest one)."""
-
-    def on_end(self, span: ReadableSpan) -> None:
-        batch = getattr(self, "_batch_processor", None)
-        queue = getattr(batch, "_queue", None)
-        if queue is not None and len(queue) >= getattr(batch, "_max_queue_size", 1 << 62):
-            SPANS_DROPPED.labels("queue_full").inc()
-        super().on_end(span)
