@@ -9,7 +9,7 @@ PROTO_DIR := protos
 SERVICES := consent notifier chat
 
 # `protos` is also a directory: without .PHONY make would call the target up to date.
-.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test promtool lint migrate clean bench
+.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test test-unit promtool lint migrate clean bench
 
 install: $(STAMP)
 
@@ -52,6 +52,11 @@ test: protos promtool
 promtool:
 	command -v promtool >/dev/null || $(APT_GET) install -y prometheus || ($(APT_GET) update && $(APT_GET) install -y prometheus)
 
+# The use cases against in-memory fakes (tests/unit): no server, no database file, no network, which
+# tests/unit/conftest.py enforces. Part of `test` as well.
+test-unit: protos
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
 # Not part of `test`: the stack under load against the Flask baseline (bench/RESULTS.md). Installs the
 # `bench` extra and Debian's `hey` load generator when missing. BENCH_SCALE=0.1 for a quick try.
 # A fresh machine may have no package lists yet: update them only when the first try fails.
@@ -65,9 +70,11 @@ $(BENCH_STAMP): pyproject.toml
 	rm -f $(VENV)/.bench-installed-*
 	touch $@
 
+# ruff, then mypy over services/ and bench/ ([tool.mypy] in pyproject.toml) against the generated stubs.
 lint: protos
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check services tests bench
+	$(PY) -m mypy
 
 clean:
 	rm -rf novahouse .pytest_cache .ruff_cache

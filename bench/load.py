@@ -51,7 +51,9 @@ def hey(
     for header in headers:
         command += ["-H", header]
     output = subprocess.run([*command, url], capture_output=True, text=True, check=True, timeout=600).stdout  # noqa: S603
-    latencies, statuses, finished = [], Counter(), 0.0
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    finished = 0.0
     for row in csv.DictReader(io.StringIO(output)):
         latency = float(row["response-time"])
         latencies.append(latency)
@@ -128,19 +130,19 @@ def _request(channel: object, kind: str) -> tuple:
     if kind == "unsubscribe":
         from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
 
-        stub = consent_pb2_grpc.ConsentServiceStub(channel)
+        consent = consent_pb2_grpc.ConsentServiceStub(channel)
         request = consent_pb2.UnsubscribeRequest(email=UNSUBSCRIBE_EMAIL)
-        return stub.Unsubscribe, lambda _index, _number: request
+        return consent.Unsubscribe, lambda _index, _number: request
     if kind == "notify":
         from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
 
-        stub = notifier_pb2_grpc.NotifierServiceStub(channel)
+        notifier = notifier_pb2_grpc.NotifierServiceStub(channel)
 
         def notify(index: int, number: int) -> object:
             key = f"bench:{index}:{number}"
             return notifier_pb2.NotifyRequest(idempotency_key=key, slack=notifier_pb2.SlackMessage(text=key))
 
-        return stub.Notify, notify
+        return notifier.Notify, notify
     raise ValueError(f"unknown load kind {kind!r}")
 
 

@@ -12,10 +12,15 @@ from __future__ import annotations
 import json
 import sys
 from contextlib import ExitStack
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from bench.load import hey
 from bench.measure import ratio
 from bench.stack import UNLIMITED, Backends, start_gateway, start_service
+
+if TYPE_CHECKING:
+    from bench.scenarios import Scale
 from tests.support.network import free_port
 from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.services import PSEUDONYM_KEY
@@ -38,12 +43,12 @@ def _observability(mode: str, service: str, receiver: OtlpReceiver) -> dict[str,
     return environ
 
 
-def observability_cost(exits: ExitStack, backends: Backends, scale: object) -> dict:
+def observability_cost(exits: ExitStack, backends: Backends, scale: Scale) -> dict:
     from bench.scenarios import measured
 
     receiver = OtlpReceiver()
     exits.callback(receiver.close)
-    runs: dict[str, dict] = {}
+    runs: dict[str, Any] = {}
     for mode in MODES:
         with ExitStack() as run:
             common = {"VAR_DIR": backends.var_dir, "LOG_LEVEL": "info"}
@@ -70,11 +75,11 @@ def observability_cost(exits: ExitStack, backends: Backends, scale: object) -> d
             )
             url = f"{gateway.url}/api/unsubscribe"
             hey(url, scale.warmup, scale.concurrency, body=UNSUBSCRIBE_BODY)
+            assert gateway.process is not None
+            assert consent.process is not None
             pids = {"gateway": [gateway.process.pid], "consent": [consent.process.pid]}
             runs[mode] = measured(
-                lambda url=url: hey(url, scale.requests, scale.concurrency, body=UNSUBSCRIBE_BODY),
-                pids,
-                backends,
+                partial(hey, url, scale.requests, scale.concurrency, body=UNSUBSCRIBE_BODY), pids, backends
             )
     runs["spans_received"] = len(receiver.spans())
     off, on, traced = (runs[m]["processes"]["gateway"]["cpu_ms_per_request"] for m in MODES)

@@ -125,7 +125,7 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
     """Scenarios 1 and 3 (and 2, on the same stack): POST /api/unsubscribe through the gateway with each
     limit storage, the same RPC by direct gRPC, the Flask baseline, the bare Starlette floor; then chat."""
     n, c = scale.requests, scale.concurrency
-    consent_pid = stack.consent.process.pid
+    consent_pid = stack.consent.pid
     results: dict[str, dict] = {}
 
     def http(url: str, pids: Mapping[str, list[int]], body: bytes = UNSUBSCRIBE_BODY) -> dict:
@@ -135,15 +135,15 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
     limit_modes = ["redis", "memory", "off"] if backends.redis else ["memory", "off"]
     for mode in limit_modes:
         gateway = stack.gateway(mode)
-        pids = {"gateway": [gateway.process.pid], "consent": [consent_pid]}
+        pids = {"gateway": [gateway.pid], "consent": [consent_pid]}
         results[f"gateway_limits_{mode}"] = http(f"{gateway.url}/api/unsubscribe", pids)
         if mode == "redis":
             probe = partial(hey, f"{gateway.url}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)
             results[f"gateway_limits_{mode}"].update(_round_trips(backends.round_trips(probe)))
         if mode == limit_modes[0]:
             chat_pids = {
-                "gateway": [gateway.process.pid],
-                "chat": [stack.chat.process.pid],
+                "gateway": [gateway.pid],
+                "chat": [stack.chat.pid],
                 "consent": [consent_pid],
             }
             results["chat_gateway"] = http(f"{gateway.url}/api/chatbot/chat", chat_pids, CHAT_BODY)
@@ -245,9 +245,7 @@ def followups(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) 
     consent = start_service(exits, "consent", consent_environ)
     chat_environ["CONSENT_ADDR"] = consent.address
     workers = [start_service(exits, "chat", chat_environ) for _ in range(2)]
-    pids = {f"chat_{i + 1}": [w.process.pid] for i, w in enumerate(workers)} | {
-        "consent": [consent.process.pid]
-    }
+    pids = {f"chat_{i + 1}": [w.pid] for i, w in enumerate(workers)} | {"consent": [consent.pid]}
     meter = CpuMeter(pids).start()
     deadline = time.monotonic() + 900
     with chat_engine.connect() as connection:
@@ -319,7 +317,7 @@ def notifier_outage(exits: ExitStack, backends: Backends, stack: Stack, scale: S
         pending = connection.execute(
             select(func.count()).select_from(notifications).where(notifications.c.status == "pending")
         ).scalar_one()
-    meter = CpuMeter({"notifier": [notifier.process.pid]}).start()
+    meter = CpuMeter({"notifier": [notifier.pid]}).start()
     sink.answer("ok")
     recovered = time.monotonic()
     deadline = recovered + 900
@@ -347,5 +345,5 @@ def notifier_outage(exits: ExitStack, backends: Backends, stack: Stack, scale: S
         "keys_not_delivered_once": sum(1 for n in per_key.values() if n != 1) + (count - len(per_key)),
         "not_delivered_in_db": still_pending,
         "notifier_cpu_ms_per_delivery": round(usage.cpu_seconds * 1000 / count, 3),
-        "notifier_peak_rss_mib": round(peak_rss_mib(notifier.process.pid), 1),
+        "notifier_peak_rss_mib": round(peak_rss_mib(notifier.pid), 1),
     }

@@ -10,6 +10,7 @@ gracefully, the gateway first. Each child is told by the kernel to stop if the l
 from __future__ import annotations
 
 import ctypes
+import functools
 import os
 import signal
 import subprocess
@@ -62,7 +63,7 @@ def _children(env: Environment) -> list[Child]:
     ):
         host, port = _reachable(settings.server.host), settings.server.port
         address = f"{host}:{port}"
-        children.append(Child(name, lambda address=address: grpc_serving(address) is None))
+        children.append(Child(name, functools.partial(_grpc_ready, address)))
     health_url = gateway_url(env) + "/api/health"
     children.append(Child("gateway", lambda: http_ok(health_url) is None))
     return children
@@ -137,6 +138,10 @@ def main() -> None:
     sys.exit(code)
 
 
+def _grpc_ready(address: str) -> bool:
+    return grpc_serving(address) is None
+
+
 def _supervise(children: list[Child], stop: threading.Event, url: str) -> int:
     """Waits until all are SERVING (then says where the gateway is), and then until asked to stop or a
     service exits on its own; answers the launcher's exit status."""
@@ -144,8 +149,9 @@ def _supervise(children: list[Child], stop: threading.Event, url: str) -> int:
     waiting = list(children)
     while not stop.wait(0.2):
         for child in children:
-            if child.process.poll() is not None:
-                _say(f"{child.name} exited with status {child.process.returncode}; stopping the others")
+            process = child.process
+            if process is not None and process.poll() is not None:
+                _say(f"{child.name} exited with status {process.returncode}; stopping the others")
                 return 1
         if waiting:
             waiting = [child for child in waiting if not child.ready()]

@@ -33,9 +33,11 @@ from services.gateway.application.dispatch import (
     UpstreamRoute,
 )
 from services.gateway.application.health import DeepHealth, liveness
+from services.gateway.application.links import LINK_RPCS, LinkRoute
 from services.gateway.application.openapi import openapi_document
 from services.gateway.application.policies import RoutePolicies
 from services.gateway.application.routing import PathTemplate, RouteTable, TemplateError
+from services.gateway.console.routes import ConsoleParts, console_routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.transport.app import create_app
 from services.runtime.config import ConfigError, Environment
@@ -73,6 +75,13 @@ def upstream_entries(
     """(HTTP method, path template, route) for every binding; raises ContractError or TemplateError."""
     entries: list[tuple[str, str, Route]] = []
     for binding in bindings:
+        if binding.rpc_name in LINK_RPCS:  # a signed link in an email: its page (GET) and its form
+            link = LinkRoute.build(binding, policies.for_binding(binding))
+            entries += [
+                ("GET", binding.path_template, link),
+                (binding.http_method, binding.path_template, link),
+            ]
+            continue
         template = PathTemplate(binding.path_template)
         try:
             route = UpstreamRoute.build(binding, policies.for_binding(binding), template.field_paths)
@@ -106,7 +115,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
         table,
         limiter,
         upstreams,
-        AdminAuth(settings.admin_api_key, settings.unsubscribe_secret),
+        AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets),
         upstream_timeout=settings.upstream_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
     )
@@ -128,6 +137,13 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
             await upstreams.close()
             log.info("%s stopped", NAME)
 
+    console = console_routes(
+        settings.console,
+        settings.admin_api_key,
+        ConsoleParts(
+            upstreams, bindings, deep_health, limiter, table, gateway.handle, settings.trusted_proxies
+        ),
+    )
     return create_app(
         gateway,
         resolver=ClientKeyResolver(settings.trusted_proxies),
@@ -135,6 +151,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
         cors_origins=settings.cors_origins,
         methods=sorted({method for method, _, _ in entries}),
         lifespan=lifespan,
+        routes=console,
     )
 
 
@@ -151,7 +168,8 @@ def uvicorn_config(app: Starlette, settings: GatewaySettings) -> uvicorn.Config:
         access_log=False,  # the gateway writes its own access line, with request id and client key
         log_config=None,  # keep the runtime's log format
         server_header=False,
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        # uvicorn hands it to asyncio.wait_for, which takes fractions of a second; its annotation says int.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,  # type: ignore[arg-type]
     )
 
 

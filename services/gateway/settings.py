@@ -9,8 +9,10 @@ from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse_many
 
+from services.gateway.console.settings import ConsoleSettings
 from services.runtime.config import ConfigError, Environment, parse_host_port
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
+from services.runtime.signed_links import secrets_from_env
 
 # The upstreams the SPEC names, with their default addresses. Any other service whose contract carries
 # HTTP annotations needs its `<NAME>_ADDR` variable.
@@ -51,11 +53,13 @@ class GatewaySettings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     cors_origins: tuple[str, ...]
     admin_api_key: str | None = field(repr=False)
-    unsubscribe_secret: bytes | None = field(repr=False)
+    # UNSUBSCRIBE_SECRET as a list: the first signs, all verify (rotation).
+    unsubscribe_secrets: tuple[bytes, ...] | None = field(repr=False)
     max_body_bytes: int
     upstream_timeout_seconds: float
     shutdown_grace_seconds: float
     log_level: str
+    console: ConsoleSettings
     log_format: str = "text"
 
     @classmethod
@@ -96,11 +100,12 @@ class GatewaySettings:
                 "CORS_ORIGINS", (), _origins, "comma-separated origins such as https://novahouse.pl, or *"
             ),
             admin_api_key=_secret(env, "ADMIN_API_KEY"),
-            unsubscribe_secret=(secret.encode() if (secret := _secret(env, "UNSUBSCRIBE_SECRET")) else None),
+            unsubscribe_secrets=secrets_from_env(env),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, minimum=1, maximum=64 * 1024 * 1024),
             upstream_timeout_seconds=env.number("UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01, maximum=3600),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            console=ConsoleSettings.from_env(env),
             log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 

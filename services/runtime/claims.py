@@ -9,10 +9,13 @@ serialises claims instead.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Row, Select, Table, and_, or_, update
 from sqlalchemy.orm import Session
+
+from services.runtime.db import affected_rows
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,7 @@ def unleased(table: Table, now: dt.datetime) -> ColumnElement[bool]:
     return or_(table.c.leased_until.is_(None), table.c.leased_until < now)
 
 
-def claim_rows(session: Session, table: Table, candidates: Select, claim: Claim) -> list[Row]:
+def claim_rows(session: Session, table: Table, candidates: Select, claim: Claim) -> Sequence[Row]:
     """Marks the rows `candidates` selects (a select of ids) as claimed and returns them."""
     return session.execute(
         update(table)
@@ -40,9 +43,10 @@ def claim_rows(session: Session, table: Table, candidates: Select, claim: Claim)
 
 def renew_claim(session: Session, table: Table, row_id: int, token: str | None, claim: Claim) -> bool:
     """Extends a row's lease if `token` still holds it; False if another worker took it over."""
-    renewed = session.execute(
+    renewed = affected_rows(
+        session,
         update(table)
         .where(and_(table.c.id == row_id, table.c.claim_token == token))
-        .values(leased_until=claim.lease_until)
+        .values(leased_until=claim.lease_until),
     )
-    return renewed.rowcount == 1
+    return renewed == 1

@@ -12,13 +12,14 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, CursorResult, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.sql.base import Executable
 from sqlalchemy.types import TypeDecorator
 
 from services.runtime import tracing
@@ -114,6 +115,12 @@ def _begin_immediate(connection: Any) -> None:
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def affected_rows(session: Session, statement: Executable) -> int:
+    """Runs an INSERT, UPDATE or DELETE and returns how many rows it changed (`Session.execute` is typed
+    for queries, whose results have no row count)."""
+    return cast(CursorResult[Any], session.execute(statement)).rowcount
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):

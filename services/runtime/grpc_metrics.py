@@ -31,14 +31,17 @@ class ServerMetricsInterceptor(grpc.ServerInterceptor):
         def behavior(request: Any, context: grpc.ServicerContext) -> Any:
             metrics.started.inc()
             started = time.perf_counter()
-            code = None
+            failed = False
             try:
                 return inner(request, context)
             except BaseException:
-                code = context.code() or grpc.StatusCode.UNKNOWN
+                failed = True
                 raise
             finally:
-                code = code or context.code() or grpc.StatusCode.OK
+                # grpc's servicer context has code(); types-grpcio does not declare it.
+                code = context.code()  # type: ignore[attr-defined]
+                if code is None:
+                    code = grpc.StatusCode.UNKNOWN if failed else grpc.StatusCode.OK
                 metrics.done(code.name, time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(

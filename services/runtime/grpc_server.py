@@ -23,7 +23,14 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
 from services.runtime.db import DATABASE_UNAVAILABLE
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
+from services.runtime.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    Unavailable,
+)
 from services.runtime.identity import (
     CLIENT_IP_KEY,
     CLIENT_USER_AGENT_KEY,
@@ -36,9 +43,14 @@ from services.runtime.observability import outer_interceptors
 log = logging.getLogger("services.rpc")
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+# A connection is closed (GOAWAY, calls in flight finish within the grace) after this age, so that
+# round-robin clients re-resolve a headless Service's name and spread over replicas added since.
+MAX_CONNECTION_AGE_SECONDS = 300.0
+MAX_CONNECTION_AGE_GRACE_SECONDS = 30.0
 _QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 _STATUS_OF = {
     NotFound: grpc.StatusCode.NOT_FOUND,
+    PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
     Unavailable: grpc.StatusCode.UNAVAILABLE,
 }
@@ -52,9 +64,14 @@ class ServiceDefinition:
     register: Callable[[grpc.Server], None]
 
 
+def text_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> dict[str, str]:
+    """The text entries of call metadata (binary ones, with keys ending in `-bin`, are left out)."""
+    return {key: value for key, value in metadata or () if isinstance(value, str)}
+
+
 def caller_identity(context: grpc.ServicerContext) -> CallerIdentity:
     """The end client as the gateway reported it in metadata, else the gRPC peer itself."""
-    metadata = dict(context.invocation_metadata() or ())
+    metadata = text_metadata(context.invocation_metadata())
     return CallerIdentity(
         ip_address=metadata.get(CLIENT_IP_KEY) or peer_address(context.peer()),
         user_agent=metadata.get(CLIENT_USER_AGENT_KEY) or metadata.get("user-agent", ""),
@@ -104,7 +121,7 @@ class CallInterceptor(grpc.ServerInterceptor):
         if handler is None or handler.unary_unary is None:
             return handler
         method = handler_call_details.method
-        metadata = dict(handler_call_details.invocation_metadata or ())
+        metadata = text_metadata(handler_call_details.invocation_metadata)
         request_id = metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex
         level = logging.DEBUG if method.startswith(_QUIET_PREFIXES) else logging.INFO
         inner = handler.unary_unary
@@ -123,12 +140,13 @@ class CallInterceptor(grpc.ServerInterceptor):
                 log.exception("database unavailable during %s", method)
                 _abort(context, grpc.StatusCode.UNAVAILABLE, "database unavailable, try again later")
             except Exception:
-                if context.code() is not None:  # the servicer aborted on purpose
+                # grpc's servicer context has code(); types-grpcio does not declare it.
+                if context.code() is not None:  # type: ignore[attr-defined]  # the servicer aborted
                     raise
                 log.exception("unexpected error in %s", method)
                 _abort(context, grpc.StatusCode.INTERNAL, "internal error")
             finally:
-                code = context.code() or grpc.StatusCode.OK
+                code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
                 elapsed_ms = (time.perf_counter() - started) * 1000
                 log.log(level, "rpc %s %s %.1fms request_id=%s", method, code.name, elapsed_ms, request_id)
                 request_id_var.reset(token)
@@ -166,7 +184,11 @@ class GrpcServer:
 
 
 def create_server(
-    address: str, services: Sequence[ServiceDefinition], *, max_workers: int = 16
+    address: str,
+    services: Sequence[ServiceDefinition],
+    *,
+    max_workers: int = 16,
+    max_connection_age: float = MAX_CONNECTION_AGE_SECONDS,
 ) -> GrpcServer:
     """Builds a server with the given services, the standard health service and reflection, and binds
     it to `address`; raises RuntimeError if the address cannot be bound."""
@@ -174,8 +196,13 @@ def create_server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         # Metrics outermost: they see the status the error mapping inside settled on.
         interceptors=[*outer_interceptors(), CallInterceptor()],
-        # Without this a second process on the same port would silently share it.
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            # Without this a second process on the same port would silently share it.
+            ("grpc.so_reuseport", 0),
+            # Clients reconnect (and resolve the name again) after this: new replicas get calls.
+            ("grpc.max_connection_age_ms", int(max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(MAX_CONNECTION_AGE_GRACE_SECONDS * 1000)),
+        ],
     )
     for service in services:
         service.register(server)

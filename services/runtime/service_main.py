@@ -31,9 +31,14 @@ log = logging.getLogger(__name__)
 
 
 class ServiceSettings(Protocol):
-    server: ServerSettings
-    database_url: URL
-    auto_migrate: bool
+    @property
+    def server(self) -> ServerSettings: ...
+
+    @property
+    def database_url(self) -> URL: ...
+
+    @property
+    def auto_migrate(self) -> bool: ...
 
 
 S = TypeVar("S", bound=ServiceSettings)

@@ -10,6 +10,8 @@ from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from services.runtime.db import affected_rows
+
 
 class SqlUnitOfWork:
     session: Session
@@ -48,4 +50,4 @@ def insert_ignoring_conflict(session: Session, table: Table, values: dict[str, A
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     arbiters = list(keys) or None
     statement = dialect.insert(table).values(**values).on_conflict_do_nothing(index_elements=arbiters)
-    return session.execute(statement).rowcount == 1
+    return affected_rows(session, statement) == 1

@@ -18,11 +18,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import ADMIN, Stack
 from tests.integration.runtime.test_metrics import sample
 from tests.support.network import free_port
 from tests.support.otlp_receiver import OtlpReceiver
 from tests.support.polling import eventually
+from tests.support.system import ADMIN, Stack
 
 EMAIL_PATTERN = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 SERVICES = ("gateway", "consent", "notifier", "chat")

@@ -9,12 +9,11 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from services.chat.adapters.tables import followup_events, messages
-from tests.e2e.conftest import ADMIN
-from tests.e2e.test_outages import alerted_leads, hot_lead
 from tests.support.databases import query
 from tests.support.network import free_port
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
+from tests.support.system import ADMIN, alerted_leads, hot_lead
 
 VISITORS = 16
 
@@ -69,6 +68,12 @@ def test_a_chat_replica_killed_during_follow_ups_sends_each_once_after_restart(
     try:
         second.start().wait_serving()
         http = http_client(stack)
+        consent = stack.grpc("consent")
+        for n in range(VISITORS):  # marketing consent proven before (a chat grant alone stays pending)
+            consent.call(
+                "novahouse.consent.v1.ConsentService/RecordConsent",
+                {"email": f"visitor{n}@example.com", "marketing_consent": True, "source": "contact-form"},
+            )
         for n in range(VISITORS):
             answer = http.post(
                 "/api/chatbot/chat",

@@ -64,7 +64,7 @@ def query(url: str | URL, statement: Executable) -> list[Row]:
     engine = create_engine(normalise_url(url) if isinstance(url, str) else url)
     try:
         with engine.connect() as connection:
-            return connection.execute(statement).all()
+            return list(connection.execute(statement).all())
     finally:
         engine.dispose()
 

@@ -18,6 +18,7 @@ from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
 from tests.support.network import free_port
 
@@ -157,6 +158,7 @@ class Mail:
     recipients: list[str]
     subject: str
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -164,18 +166,19 @@ class _SmtpHandler:
     mode: str = "ok"  # 'ok', 'temporary' (451) or 'permanent' (550)
     messages: list[Mail] = field(default_factory=list)
 
-    async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+    async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         if self.mode == "temporary":
             return "451 4.3.0 Mail server temporarily unavailable"
         if self.mode == "permanent":
             return "550 5.1.1 Mailbox unavailable"
-        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        parsed = message_from_bytes(envelope.original_content or b"", policy=policy.default)
         self.messages.append(
             Mail(
-                mail_from=envelope.mail_from,
+                mail_from=envelope.mail_from or "",
                 recipients=list(envelope.rcpt_tos),
                 subject=str(parsed["Subject"]),
                 body=parsed.get_content().replace("\r\n", "\n"),  # SMTP sends CRLF line ends
+                headers={name: str(value) for name, value in parsed.items()},
             )
         )
         return "250 OK"
@@ -196,6 +199,10 @@ class FakeSmtpServer:
 
     def answer(self, mode: str) -> None:
         self._handler.mode = mode
+
+    def clear(self) -> None:
+        """Forgets what was received so far (e.g. a confirmation email already acted on)."""
+        self._handler.messages.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Mail]:
         deadline = time.monotonic() + timeout

@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from typing import Self
 
 import httpx
 import uvicorn
@@ -63,7 +64,7 @@ class GatewayProcess(ServiceProcess):
         super().__init__("gateway", {**environ, "GATEWAY_PORT": str(port)}, port=port)
         self.url = f"http://127.0.0.1:{port}"
 
-    def wait_serving(self, timeout: float = 30.0) -> GatewayProcess:
+    def wait_serving(self, timeout: float = 30.0) -> Self:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process is not None and self.process.poll() is not None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Self
 
 from tests.support.network import wait_until_serving
 
@@ -44,7 +45,7 @@ class ServiceProcess:
         self._log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)  # noqa: SIM115
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> ServiceProcess:
+    def start(self) -> Self:
         self.process = subprocess.Popen(
             [sys.executable, "-m", f"services.{self.name}"],
             cwd=REPO_ROOT,
@@ -54,12 +55,19 @@ class ServiceProcess:
         )
         return self
 
-    def wait_serving(self, timeout: float = 30.0) -> ServiceProcess:
+    def wait_serving(self, timeout: float = 30.0) -> Self:
         try:
             wait_until_serving(self.address, timeout=timeout)
         except TimeoutError:
             raise TimeoutError(f"{self.name} never served; its output:\n{self.output()}") from None
         return self
+
+    @property
+    def pid(self) -> int:
+        """The started process's id."""
+        if self.process is None:
+            raise RuntimeError(f"{self.name} was not started")
+        return self.process.pid
 
     def stop(self, timeout: float = 15.0) -> int:
         """SIGTERM, then wait; SIGKILL if it does not exit in time. Answers the exit status."""

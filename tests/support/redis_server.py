@@ -53,7 +53,7 @@ class PrivateRedis:
     def keys(self, pattern: str) -> list[bytes]:
         client = redis.Redis.from_url(self.url)
         try:
-            return client.keys(pattern)
+            return [key if isinstance(key, bytes) else key.encode() for key in client.keys(pattern)]
         finally:
             client.close()
 

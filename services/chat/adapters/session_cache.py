@@ -135,10 +135,11 @@ class FallbackSessionCache:
         )
 
     def _through_redis(self, use: Callable[[RedisSessionCache], T], fallback: Callable[[], T]) -> T:
-        if self._primary is None:
+        primary = self._primary
+        if primary is None:
             return fallback()
         try:
-            result = self._breaker.call(lambda: use(self._primary))
+            result = self._breaker.call(lambda: use(primary))
         except (redis.RedisError, BreakerOpen) as error:
             if self._using_redis:
                 self._using_redis = False

@@ -98,10 +98,17 @@ class Outbox(Protocol):
 
 
 class UnitOfWork(Protocol):
-    conversations: ConversationRepository
-    leads: LeadRepository
-    followups: FollowupRepository
-    outbox: Outbox
+    @property
+    def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def leads(self) -> LeadRepository: ...
+
+    @property
+    def followups(self) -> FollowupRepository: ...
+
+    @property
+    def outbox(self) -> Outbox: ...
 
     def __enter__(self) -> Self: ...
 
@@ -133,6 +140,11 @@ class SessionCache(Protocol):
 class ConsentChecker(Protocol):
     def allows(self, email: str, purpose: str, identity: CallerIdentity) -> bool:
         """purpose is "marketing" or "processing"; raises Unavailable if the service cannot answer."""
+        ...
+
+    def marketing_token(self, email: str, identity: CallerIdentity) -> str | None:
+        """With marketing consent, the signed token of the person's one-click unsubscribe link;
+        None without it. Raises Unavailable if the service cannot answer."""
         ...
 
 

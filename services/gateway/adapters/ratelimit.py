@@ -21,10 +21,10 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import redis.asyncio
-from limits.aio.storage import MemoryStorage
+from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import STRATEGIES, RateLimiter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -99,10 +99,14 @@ return answer
 """
 
 
+# `limits` types its registry with the abstract base class; every entry is a concrete strategy.
+_STRATEGIES: dict[str, Callable[[Storage], RateLimiter]] = dict(STRATEGIES)
+
+
 class LimitsRateLimiter:
     def __init__(self, settings: RateLimitSettings) -> None:
         self.strategy = settings.strategy
-        strategy = STRATEGIES[settings.strategy]
+        strategy = _STRATEGIES[settings.strategy]
         self._memory_storage = MemoryStorage()
         self._memory: RateLimiter = strategy(self._memory_storage)
         self._recheck_seconds = settings.redis_recheck_seconds

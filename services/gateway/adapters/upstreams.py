@@ -47,7 +47,8 @@ class GrpcUpstreams:
             self._diagnostics[service] = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel)
         for binding in self._bindings:
             channel = self._channels[binding.service_key]
-            self._calls[binding.rpc_path] = channel.unary_unary(
+            # types-grpcio does not declare _registered_method, which grpc.aio takes.
+            self._calls[binding.rpc_path] = channel.unary_unary(  # type: ignore[call-arg]
                 binding.rpc_path,
                 request_serializer=GetMessageClass(binding.method.input_type).SerializeToString,
                 response_deserializer=GetMessageClass(binding.method.output_type).FromString,

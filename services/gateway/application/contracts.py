@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor_pb2
-from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor, MethodDescriptor
+from google.protobuf.descriptor import (
+    Descriptor,
+    EnumDescriptor,
+    FieldDescriptor,
+    FileDescriptor,
+    MethodDescriptor,
+)
 
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 _VERSION = re.compile(r"^v\d+[a-z0-9]*$")
@@ -89,6 +95,20 @@ def binding_from_rule(key: str, method: MethodDescriptor, rule: http_pb2.HttpRul
     if http_method == "GET" and rule.body:
         raise ContractError(f"{method.full_name}: a GET route cannot take a body")
     return HttpBinding(key, method, http_method, path, rule.body, rule.response_body)
+
+
+def message_of(field: FieldDescriptor) -> Descriptor:
+    """The message type of a message-typed field (maps included)."""
+    if field.message_type is None:
+        raise TypeError(f"{field.full_name} is not a message field")
+    return field.message_type
+
+
+def enum_of(field: FieldDescriptor) -> EnumDescriptor:
+    """The enum type of an enum-typed field."""
+    if field.enum_type is None:
+        raise TypeError(f"{field.full_name} is not an enum field")
+    return field.enum_type
 
 
 def is_map(field: FieldDescriptor) -> bool:

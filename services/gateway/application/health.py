@@ -14,11 +14,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from google.protobuf import json_format
 from google.protobuf.message_factory import GetMessageClass
 
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.dispatch import HttpReply, HttpRequest, upstream_failure
+from services.gateway.application.json_values import message_to_json
 from services.gateway.application.ports import RateLimitStorage, UpstreamError, Upstreams
 from services.runtime.identity import CallerIdentity
 
@@ -31,7 +31,6 @@ EXTRA_CALLS = {
     "breakers": "novahouse.notifier.v1.NotifierService.ListBreakers",
     "dead_letters": "novahouse.notifier.v1.NotifierService.GetDeadLetterStats",
 }
-_PRINT = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
 _OPEN_BREAKER_STATES = ("BREAKER_STATE_OPEN", "BREAKER_STATE_HALF_OPEN")
 
 
@@ -134,12 +133,12 @@ class DeepHealth:
 
     async def _diagnostics(self, name: str) -> dict:
         report = await self._upstreams.diagnostics(name, DIAGNOSTICS_TIMEOUT_SECONDS)
-        return json_format.MessageToDict(report, **_PRINT)
+        return message_to_json(report)
 
     async def _extra(self, binding: HttpBinding, metadata: Sequence[tuple[str, str]]) -> dict:
         request = GetMessageClass(binding.method.input_type)()
         response = await self._upstreams.call(binding, request, metadata, ADMIN_CALL_TIMEOUT_SECONDS)
-        return json_format.MessageToDict(response, **_PRINT)
+        return message_to_json(response)
 
     async def _rate_limits(self) -> dict[str, Any]:
         status = await self._limiter.status()

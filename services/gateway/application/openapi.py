@@ -15,8 +15,9 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from services.gateway.application.auth import TOKEN_PARAMETER, Access
-from services.gateway.application.contracts import is_map, real_oneofs
+from services.gateway.application.contracts import enum_of, is_map, message_of, real_oneofs
 from services.gateway.application.dispatch import LocalRoute, Route, UpstreamRoute
+from services.gateway.application.links import LinkRoute, link_operation
 from services.gateway.application.routing import PathTemplate
 from services.gateway.application.translation import (
     FLOAT32_MAX,
@@ -97,7 +98,7 @@ class SchemaBuilder:
 
     def field(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
         if is_map(field):
-            value = field.message_type.fields_by_name["value"]
+            value = message_of(field).fields_by_name["value"]
             schema: dict[str, Any] = {"type": "object", "additionalProperties": self.single(value, mode)}
         elif field.is_repeated:
             schema = {"type": "array", "items": self.single(field, mode)}
@@ -131,11 +132,11 @@ class SchemaBuilder:
         if kind == F.TYPE_FLOAT:
             return {"type": "number", "format": "float", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
         if kind == F.TYPE_ENUM:
-            return {"type": "string", "enum": [value.name for value in field.enum_type.values]}
+            return {"type": "string", "enum": [value.name for value in enum_of(field).values]}
         return self.well_known(field, mode)
 
     def well_known(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
-        message = field.message_type
+        message = message_of(field)
         name = message.full_name
         if name == "google.protobuf.Timestamp":
             return {"type": "string", "format": "date-time", "pattern": _TIMESTAMP_PATTERN}
@@ -192,6 +193,8 @@ def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, titl
     for method, template, route in sorted(entries, key=lambda e: (e[1].text, e[0])):
         if isinstance(route, LocalRoute):
             operation = _local_operation(route)
+        elif isinstance(route, LinkRoute):
+            operation = link_operation(method, route)
         else:
             operation = _upstream_operation(method, template, route, schemas)
         base_id = operation["operationId"]

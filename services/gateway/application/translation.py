@@ -24,8 +24,9 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from services.gateway.application.contracts import HttpBinding, is_map, real_oneofs
+from services.gateway.application.contracts import HttpBinding, enum_of, is_map, message_of, real_oneofs
 from services.gateway.application.errors import Violation, bad_request
+from services.gateway.application.json_values import message_to_json
 
 F = FieldDescriptor
 MAX_DEPTH = 32
@@ -50,7 +51,6 @@ WRAPPER_TYPES = {
     for name in ("Double", "Float", "Int64", "UInt64", "Int32", "UInt32", "Bool", "String", "Bytes")
 }
 _INTEGER_TEXT = re.compile(r"^-?[0-9]+$")
-_PRINT_OPTIONS = {"preserving_proto_field_name": True, "always_print_fields_with_no_presence": True}
 
 
 def _json_kind(value: object) -> str:
@@ -104,8 +104,8 @@ def check_field(value: object, field: FieldDescriptor, path: str, out: list[Viol
         if not isinstance(value, dict):
             out.append(Violation(path, f"expected a JSON object, got {_json_kind(value)}"))
             return
-        key_field = field.message_type.fields_by_name["key"]
-        value_field = field.message_type.fields_by_name["value"]
+        key_field = message_of(field).fields_by_name["key"]
+        value_field = message_of(field).fields_by_name["value"]
         for key, item in value.items():
             if key_field.type == F.TYPE_BOOL and key not in ("true", "false"):
                 out.append(Violation(f"{path}.{key}", "map key must be true or false"))
@@ -153,14 +153,14 @@ def check_single(value: object, field: FieldDescriptor, path: str, out: list[Vio
         ):
             out.append(Violation(path, f"expected a number, got {_json_kind(value)}"))
     elif kind == F.TYPE_ENUM:
-        names = field.enum_type.values_by_name
+        names = enum_of(field).values_by_name
         if not isinstance(value, str) or value not in names:
             out.append(Violation(path, "expected one of " + ", ".join(names)))
     elif kind == F.TYPE_BYTES:
         if not isinstance(value, str) or not _is_base64(value):
             out.append(Violation(path, "expected base64-encoded bytes"))
     elif kind == F.TYPE_MESSAGE:
-        _check_message_value(value, field.message_type, path, out, depth)
+        _check_message_value(value, message_of(field), path, out, depth)
 
 
 def _check_message_value(
@@ -233,8 +233,8 @@ def _parses(message: Any, text: str) -> bool:
 def text_value(text: str, field: FieldDescriptor) -> object:
     """A path or query parameter's text as the JSON value `field` takes; raises ValueError."""
     kind = field.type
-    if kind == F.TYPE_MESSAGE and field.message_type.full_name in WRAPPER_TYPES:
-        return text_value(text, field.message_type.fields_by_name["value"])
+    if kind == F.TYPE_MESSAGE and message_of(field).full_name in WRAPPER_TYPES:
+        return text_value(text, message_of(field).fields_by_name["value"])
     if kind == F.TYPE_BOOL:
         if text not in ("true", "false"):
             raise ValueError("expected true or false")
@@ -379,6 +379,8 @@ _JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _parse(document: object, message: Message) -> None:
+    if not isinstance(document, dict):  # check_message reported it already
+        raise bad_request([Violation("body", f"expected a JSON object, got {_json_kind(document)}")])
     try:
         json_format.ParseDict(document, message)
     except (json_format.ParseError, ValueError, TypeError) as error:
@@ -393,7 +395,6 @@ class ResponseRenderer:
         self._field = binding.response_body or None
 
     def render(self, message: Message) -> bytes:
-        document: object = json_format.MessageToDict(message, **_PRINT_OPTIONS)
-        if self._field is not None:
-            document = document.get(self._field)  # type: ignore[union-attr]
-        return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        document = message_to_json(message)
+        body = document if self._field is None else document.get(self._field)
+        return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()

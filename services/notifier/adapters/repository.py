@@ -25,6 +25,7 @@ from services.notifier.domain.model import (
     message_payload,
 )
 from services.runtime.claims import Claim, claim_rows, renew_claim, unleased
+from services.runtime.db import affected_rows
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
 _MAX_ERROR_TEXT = 1000
@@ -78,12 +79,12 @@ class SqlNotificationRepository:
     def postpone_due(
         self, channel: Channel, due_at: dt.datetime, until: dt.datetime, now: dt.datetime
     ) -> int:
-        postponed = self._session.execute(
+        return affected_rows(
+            self._session,
             update(t)
             .where(_due(due_at, now), t.c.channel == channel.value)
-            .values(next_attempt_at=until, updated_at=now)
+            .values(next_attempt_at=until, updated_at=now),
         )
-        return postponed.rowcount
 
     def claim_ids(self, ids: Sequence[int], claim: Claim) -> list[Notification]:
         candidates = select(t.c.id).where(
@@ -97,7 +98,8 @@ class SqlNotificationRepository:
 
     def save_outcome(self, notification: Notification, now: dt.datetime) -> bool:
         error = notification.last_error
-        result = self._session.execute(
+        updated = affected_rows(
+            self._session,
             update(t)
             .where(t.c.id == notification.id, t.c.claim_token == notification.claim_token)
             .values(
@@ -111,9 +113,9 @@ class SqlNotificationRepository:
                 claim_token=None,
                 leased_until=None,
                 updated_at=now,
-            )
+            ),
         )
-        return result.rowcount == 1
+        return updated == 1
 
     def unescalated_failures(self, limit: int) -> list[Notification]:
         rows = self._session.execute(
@@ -131,7 +133,8 @@ class SqlNotificationRepository:
         condition = t.c.status == Status.FAILED.value
         if ids:
             condition = and_(condition, t.c.id.in_(list(ids)))
-        result = self._session.execute(
+        return affected_rows(
+            self._session,
             update(t)
             .where(condition)
             .values(
@@ -141,15 +144,14 @@ class SqlNotificationRepository:
                 finished_at=None,
                 escalated_at=None,
                 updated_at=now,
-            )
+            ),
         )
-        return result.rowcount
 
     def purge(self, status: Status, finished_before: dt.datetime) -> int:
-        result = self._session.execute(
-            delete(t).where(t.c.status == status.value, t.c.finished_at < finished_before)
+        return affected_rows(
+            self._session,
+            delete(t).where(t.c.status == status.value, t.c.finished_at < finished_before),
         )
-        return result.rowcount
 
     def page(
         self, status: Status | None, channel: Channel | None, before_id: int | None, limit: int

@@ -46,6 +46,13 @@ class Attempt:
     retry_at: dt.datetime | None = None
 
     @property
+    def failure(self) -> ErrorInfo:
+        """The sink's error, which a PERMANENT or RETRYABLE attempt always carries."""
+        if self.error is None:
+            raise ValueError(f"a {self.result.name} attempt carries no error")
+        return self.error
+
+    @property
     def reached_sink(self) -> bool:
         return self.result in (Result.DELIVERED, Result.PERMANENT, Result.RETRYABLE, Result.RATE_LIMITED)
 

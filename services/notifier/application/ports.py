@@ -74,7 +74,8 @@ class NotificationRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    notifications: NotificationRepository
+    @property
+    def notifications(self) -> NotificationRepository: ...
 
     def __enter__(self) -> Self: ...
 

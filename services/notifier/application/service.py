@@ -239,9 +239,9 @@ class NotifierService:
         if attempt.result is Result.DELIVERED:
             policy.delivered(notification, now)
         elif attempt.result is Result.PERMANENT:
-            policy.failed_permanently(notification, attempt.error, now)
+            policy.failed_permanently(notification, attempt.failure, now)
         elif attempt.result is Result.RETRYABLE:
-            policy.failed_retryably(notification, attempt.error, now)
+            policy.failed_retryably(notification, attempt.failure, now)
         else:
             policy.postponed(notification, attempt.retry_at or now, now, attempt.error)
 
