@@ -71,6 +71,7 @@ def test_metrics_show_the_calls_by_method_code_and_route_template_and_no_email(s
     assert refused.status_code == 400
     assert http.get(f"/api/unsubscribe/status/{email}", headers=ADMIN).status_code == 200
     assert http.get(f"/api/no-such-route/{email}").status_code == 404  # a raw path with an address
+    assert http.get("/admin/static/console.css").status_code == 200  # a console page (Starlette's routes)
 
     consent = scrape(stack, "consent")
     ok = sample(consent, "grpc_server_handled_total", grpc_method="Unsubscribe", grpc_code="OK")
@@ -86,6 +87,8 @@ def test_metrics_show_the_calls_by_method_code_and_route_template_and_no_email(s
     assert sample(gateway, "http_requests_total", method="GET", route=status_route, status="200") >= 1
     assert sample(gateway, "http_request_duration_seconds_count", method="GET", route=status_route) >= 1
     assert sample(gateway, "http_requests_total", method="GET", route="unmatched", status="404") >= 1
+    console_route = "/admin/static/{name}"
+    assert sample(gateway, "http_requests_total", method="GET", route=console_route, status="200") >= 1
     assert sample(gateway, "grpc_client_handled_total", grpc_method="Unsubscribe", grpc_code="OK") >= 1
     assert sample(gateway, "novahouse_gateway_rate_limit_decisions_total", decision="allowed") >= 1
     storage = "redis" if stack.environ["gateway"].get("REDIS_URL") else "memory"

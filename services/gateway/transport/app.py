@@ -33,7 +33,7 @@ from services.gateway.application.dispatch import (
     HttpRequest,
 )
 from services.gateway.application.errors import GatewayError, internal_error
-from services.gateway.transport.observability import TracingMiddleware, observe_request
+from services.gateway.transport.observability import TracingMiddleware, observe_request, route_of
 from services.runtime import tracing
 from services.runtime.logs import request_id_var
 
@@ -100,7 +100,7 @@ class RequestContextMiddleware:
         finally:
             elapsed = time.perf_counter() - started
             elapsed_ms = elapsed * 1000
-            observe_request(scope["method"], scope.get(TEMPLATE_KEY), status, elapsed)
+            observe_request(scope["method"], route_of(scope, TEMPLATE_KEY), status, elapsed)
             raw_path = scope.get("raw_path") or scope["path"].encode()
             path = scope.get(TEMPLATE_KEY) or _loggable(raw_path)
             level = logging.DEBUG if raw_path in QUIET_PATHS else logging.INFO

@@ -30,6 +30,16 @@ HTTP_DURATION = Histogram(
 )
 
 
+def route_of(scope: Scope, template_key: str) -> str | None:
+    """The template the gateway's router matched, else the path of the Starlette route that answered
+    (the console's pages under /admin: `root_path` holds the mount's prefix), else None."""
+    template = scope.get(template_key)
+    if template:
+        return str(template)
+    path = getattr(scope.get("route"), "path", None)
+    return f"{scope.get('root_path', '')}{path}" if isinstance(path, str) else None
+
+
 def method_label(method: str) -> str:
     return method if method in _METHODS else "other"
 
@@ -84,7 +94,7 @@ class TracingMiddleware:
             try:
                 await self.app(scope, receive, send_status)
             finally:
-                route = scope.get(self._template_key) or UNMATCHED
+                route = route_of(scope, self._template_key) or UNMATCHED
                 span.update_name(f"{method_label(method)} {route}")
                 span.set_attribute("http.request.method", method_label(method))
                 span.set_attribute("http.route", route)
