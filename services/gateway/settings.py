@@ -63,6 +63,7 @@ class GatewaySettings:
     shutdown_grace_seconds: float
     log_level: str
     console: ConsoleSettings
+    log_format: str = "text"
 
     @classmethod
     def from_env(
@@ -109,6 +110,7 @@ class GatewaySettings:
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             console=ConsoleSettings.from_env(env),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 
 
