@@ -21,6 +21,7 @@ from services.chat.application.ports import OutboxItem, UnitOfWork
 from services.runtime.backoff import backoff_seconds
 from services.runtime.claims import Claim
 from services.runtime.db import retry_while_database_unavailable, utcnow
+from services.runtime.emails import mask_emails
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,8 @@ class OutboxRelay:
                 "outbox %s (%s) not handed over, retry in %.1fs: %s", item.key, item.kind, delay, error
             )
             with self._unit_of_work() as uow:
-                uow.outbox.retry_later(item, self._clock() + dt.timedelta(seconds=delay), str(error))
+                at = self._clock() + dt.timedelta(seconds=delay)
+                uow.outbox.retry_later(item, at, mask_emails(str(error)))
                 uow.commit()
             return False
 
