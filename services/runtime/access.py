@@ -4,6 +4,7 @@ constant time, never logged or shown in a repr)."""
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from google.protobuf.descriptor import MethodDescriptor
 
@@ -41,9 +42,10 @@ class Secret:
 def declared_access(method: MethodDescriptor) -> int:
     """The RPC's `(novahouse.api.v1.access)` option; ACCESS_UNSPECIFIED when it declares none."""
     options = method.GetOptions()
-    if not options.HasExtension(access_pb2.access):
+    extension: Any = access_pb2.access  # the generated stubs type it as a plain FieldDescriptor
+    if not options.HasExtension(extension):
         return access_pb2.ACCESS_UNSPECIFIED
-    return options.Extensions[access_pb2.access]
+    return int(options.Extensions[extension])
 
 
 def access_name(access: int) -> str:

@@ -26,7 +26,7 @@ def field_with_control_character(message: Message, prefix: str = "") -> str | No
                 if _CONTROL.search(text):
                     return f"{name}[{index}]" if _is_repeated(field) else name
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
-            if field.message_type.GetOptions().map_entry:
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
                 for key, item in value.items():
                     if isinstance(key, str) and _CONTROL.search(key):
                         return f"{name}.{key!r}"

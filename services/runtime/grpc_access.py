@@ -58,8 +58,9 @@ class Caller:
 
 def identify(context: grpc.ServicerContext, metadata: Mapping[str, Any], security: GrpcSecurity) -> Caller:
     if security.tls is not None:
-        names = context.auth_context().get("x509_common_name") or []
-        name = names[0].decode(errors="replace") if names else None
+        names: Any = context.auth_context().get("x509_common_name") or []
+        first = names[0] if isinstance(names, list) and names else None
+        name = first.decode(errors="replace") if isinstance(first, bytes) else None
         if name in KNOWN_SERVICES:
             return Caller(name, name in IDENTITY_FORWARDERS)
         return Caller(None)

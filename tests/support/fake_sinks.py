@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
@@ -202,7 +203,7 @@ class FakeSmtpServer:
     ) -> None:
         self._handler = _SmtpHandler()
         self.port = free_port()
-        extra = {"tls_context": tls_context} if tls_context is not None else {}
+        extra: dict[str, Any] = {"tls_context": tls_context} if tls_context is not None else {}
         self._controller = Controller(
             self._handler, hostname="127.0.0.1", port=self.port, ssl_context=ssl_context, **extra
         )

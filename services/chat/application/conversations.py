@@ -121,12 +121,13 @@ class ConversationService:
             if context is not None:
                 conversation = uow.conversations.lock(context.conversation_id)
             else:
-                conversation = uow.conversations.create(session, token_hash(issued), now)
-                if conversation is None:  # the id is someone else's: a fresh one (128 random bits)
+                created = uow.conversations.create(session, token_hash(issued), now)
+                if created is None:  # the id is someone else's: a fresh one (128 random bits)
                     session = new_session_id()
-                    conversation = uow.conversations.create(session, token_hash(issued), now)
-                    if conversation is None:
+                    created = uow.conversations.create(session, token_hash(issued), now)
+                    if created is None:
                         raise RuntimeError("a fresh random session id is taken")
+                conversation = created
                 context = SessionContext(conversation.id, flags=(False, False, False))
             consent_email = found.email or conversation.email
             if gave_consent and consent_email is None:
