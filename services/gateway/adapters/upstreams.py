@@ -16,11 +16,13 @@ from google.protobuf.message_factory import GetMessageClass
 from google.rpc import status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from novahouse.api.v1 import access_pb2
 from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.ports import UpstreamError
 from services.runtime.grpc_client import CHANNEL_OPTIONS
 from services.runtime.grpc_security import GrpcSecurity
+from services.runtime.identity import ADMIN_KEY_KEY
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
@@ -35,6 +37,10 @@ class GrpcUpstreams:
         self._security = security or GrpcSecurity()
         # Sent with every call: the internal key, when one is configured without TLS.
         self._own_metadata = self._security.outgoing_metadata()
+        # Sent with calls of ADMIN RPCs, which the gateway (dispatch or console) has authorised already:
+        # the services check the admin key again.
+        admin_key = self._security.admin_key
+        self._admin_metadata = ((ADMIN_KEY_KEY, admin_key.reveal()),) if admin_key.configured else ()
         self._addresses = dict(addresses)
         self._bindings = tuple(bindings)
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -78,9 +84,10 @@ class GrpcUpstreams:
         self, binding: HttpBinding, request: Message, metadata: Sequence[tuple[str, str]], timeout: float
     ) -> Message:
         try:
-            return await self._calls[binding.rpc_path](
-                request, timeout=timeout, metadata=(*metadata, *self._own_metadata)
-            )
+            extra = self._own_metadata
+            if binding.access == access_pb2.ACCESS_ADMIN and all(key != ADMIN_KEY_KEY for key, _ in metadata):
+                extra = (*extra, *self._admin_metadata)
+            return await self._calls[binding.rpc_path](request, timeout=timeout, metadata=(*metadata, *extra))
         except grpc.aio.AioRpcError as error:
             raise _upstream_error(error) from None
 
