@@ -96,7 +96,9 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
     limiter = LimitsRateLimiter(settings.rate_limits)
     entries = upstream_entries(bindings, RoutePolicies(settings.rate_limits))
     openapi = OpenApiEndpoint()
-    deep_health = DeepHealth(list(settings.upstreams), upstreams, limiter, bindings)
+    deep_health = DeepHealth(
+        list(settings.upstreams), upstreams, limiter, bindings, settings.grpc_security.admin_key
+    )
     entries += [
         ("GET", "/api/health", LocalRoute("Health", liveness)),
         ("GET", "/api/health/deep", LocalRoute("DeepHealth", deep_health.handle)),
