@@ -79,6 +79,10 @@ def generate_secrets() -> None:
     )
     for name in ("notifier", "chat", "gateway"):
         _write(root / name / "redis-url", redis_url, owner=owner, mode=0o400)
+    # Consent signs the links in emails (one-click unsubscribe, confirmation) that the gateway checks:
+    # both read the one secret.
+    link_secret = (root / "gateway" / "unsubscribe-secret").read_text().strip()
+    _write(root / "consent" / "unsubscribe-secret", link_secret, owner=owner, mode=0o400)
     if generated:
         print(
             "Generated DEVELOPMENT secrets (first start): " + ", ".join(generated) + ".\n"

@@ -42,7 +42,8 @@ class Secret:
 def declared_access(method: MethodDescriptor) -> int:
     """The RPC's `(novahouse.api.v1.access)` option; ACCESS_UNSPECIFIED when it declares none."""
     options = method.GetOptions()
-    extension: Any = access_pb2.access  # the generated stubs type it as a plain FieldDescriptor
+    # The generated stub types the extension as a plain FieldDescriptor; the runtime object is right.
+    extension: Any = access_pb2.access
     if not options.HasExtension(extension):
         return access_pb2.ACCESS_UNSPECIFIED
     return int(options.Extensions[extension])

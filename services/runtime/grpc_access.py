@@ -18,7 +18,7 @@ sees the call without them, and the peer's address counts.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,9 +58,9 @@ class Caller:
 
 def identify(context: grpc.ServicerContext, metadata: Mapping[str, Any], security: GrpcSecurity) -> Caller:
     if security.tls is not None:
-        names: Any = context.auth_context().get("x509_common_name") or []
-        first = names[0] if isinstance(names, list) and names else None
-        name = first.decode(errors="replace") if isinstance(first, bytes) else None
+        found: bytes | Sequence[bytes] = context.auth_context().get("x509_common_name") or []
+        names: Sequence[bytes] = [found] if isinstance(found, bytes) else found
+        name = names[0].decode(errors="replace") if names else None
         if name in KNOWN_SERVICES:
             return Caller(name, name in IDENTITY_FORWARDERS)
         return Caller(None)

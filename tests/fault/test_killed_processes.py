@@ -66,6 +66,12 @@ def test_a_chat_replica_killed_during_follow_ups_sends_each_once_after_restart(
     try:
         second.start().wait_serving()
         http = http_client(stack)
+        consent = stack.grpc("consent")
+        for n in range(VISITORS):  # marketing consent proven before (a chat grant alone stays pending)
+            consent.call(
+                "novahouse.consent.v1.ConsentService/RecordConsent",
+                {"email": f"visitor{n}@example.com", "marketing_consent": True, "source": "contact-form"},
+            )
         for n in range(VISITORS):
             answer = http.post(
                 "/api/chatbot/chat",
@@ -99,6 +105,8 @@ def test_a_chat_replica_killed_during_follow_ups_sends_each_once_after_restart(
         smtp.wait_for(expected, timeout=20)
         time.sleep(1)  # the relay's later rounds send nothing more
         per_recipient = Counter(mail.recipients[0] for mail in smtp.messages)
-        assert per_recipient == {f"visitor{n}@example.com": 2 for n in range(VISITORS)}
+        assert per_recipient == {f"visitor{n}@example.com": 2 for n in range(VISITORS)}, [
+            (mail.recipients, mail.subject, mail.headers.get("Message-ID")) for mail in smtp.messages
+        ]
     finally:
         second.close()

@@ -184,7 +184,12 @@ class ConsentService:
         normalised = normalise_email(email)
         with self._unit_of_work() as uow:
             subject = uow.subjects.get(normalised)
-        return subject is not None and subject.allows(purpose)
+            if subject is None or not subject.allows(purpose):
+                return False
+            # An erased person's address may come back with consent: it is still never mailed.
+            return purpose is not Purpose.MARKETING or not uow.subjects.is_suppressed(
+                self._pseudonymize(normalised)
+            )
 
     def unsubscribe_token(self, email: str) -> str:
         """The signed token of the person's one-click unsubscribe link; empty without signed links."""
@@ -277,9 +282,11 @@ class _Outcome:
     emailed: bool
 
 
-def _audit_outcome(outcome: _Outcome, action: ConsentAction, reason: str) -> tuple[ConsentAction, str]:
+def _audit_outcome(outcome: _Outcome | None, action: ConsentAction, reason: str) -> tuple[ConsentAction, str]:
     """A record whose every change was outranked is audited as superseded, one waiting for the
     confirmation as pending; the reason notes what was superseded and whether an email went out."""
+    if outcome is None:
+        return action, reason
     notes = []
     if outcome.superseded:
         notes.append(f"[superseded: {', '.join(p.value for p in outcome.superseded)}]")

@@ -34,6 +34,8 @@ from tests.support.processes import REPO_ROOT
 # A stand-in store: waits forever; its healthcheck asks whether the real server on this machine answers.
 WAIT = "import signal, sys\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\nsignal.pause()"
 REACHABLE = "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 2)"
+# The first test builds the image (minutes when its dependencies change, on 2 shared cores).
+pytestmark = pytest.mark.timeout(1800)
 
 
 @pytest.fixture(scope="session")
@@ -96,7 +98,9 @@ def override(project: str, ports: dict[str, int], pg_port: int, redis_port: int,
         "postgres": stand_in(pg_port),
         "redis": stand_in(redis_port),
         "provision": {"environment": {"POSTGRES_ADMIN_URL": admin_url, "DATABASE_PREFIX": prefix}},
-        "consent": application("consent", "CONSENT_PORT", ["grpc", grpc["consent"]]),
+        "consent": application(
+            "consent", "CONSENT_PORT", ["grpc", grpc["consent"]], NOTIFIER_ADDR=grpc["notifier"]
+        ),
         "notifier": application("notifier", "NOTIFIER_PORT", ["grpc", grpc["notifier"]]),
         "chat": application(
             "chat",
@@ -196,7 +200,6 @@ def drop_provisioned(admin_url: str, prefix: str) -> None:
         engine.dispose()
 
 
-@pytest.mark.timeout(900)  # a dozen containers starting in dependency order on a shared machine
 def test_compose_up_from_a_fresh_clone_generates_secrets_and_answers_through_the_gateway(
     image, postgres_admin, redis_with_password, tmp_path
 ):
@@ -256,6 +259,10 @@ def test_compose_up_from_a_fresh_clone_generates_secrets_and_answers_through_the
                 foreign.connect()
         finally:
             foreign.dispose()
+
+        # Consent signs the links in emails with the secret the gateway verifies them with.
+        link_secret = compose.read_secret("gateway", "unsubscribe-secret")
+        assert compose.read_secret("consent", "unsubscribe-secret") == link_secret
 
         # Secrets never reach the logs; a second start keeps them.
         logs = compose("logs", "--no-color").stdout

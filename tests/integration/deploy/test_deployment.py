@@ -30,7 +30,7 @@ COMPOSE_ONLY = {"GATEWAY_PUBLISH_PORT"}
 ONE_SHOTS = {"secrets", "provision"}
 DATABASES = ("consent", "notifier", "chat")
 SECRETS = {
-    "consent": {"CONSENT_DATABASE_URL", "CONSENT_PSEUDONYM_KEY"},
+    "consent": {"CONSENT_DATABASE_URL", "CONSENT_PSEUDONYM_KEY", "UNSUBSCRIBE_SECRET"},
     "notifier": {"NOTIFIER_DATABASE_URL", "REDIS_URL"},
     "chat": {"CHAT_DATABASE_URL", "REDIS_URL"},
     "gateway": {"REDIS_URL", "ADMIN_API_KEY", "UNSUBSCRIBE_SECRET"},

@@ -23,6 +23,8 @@ ADMIN_KEY = "image-test-admin-key-0123456789abcdefghij"
 PSEUDONYM_KEY = "image-test-pseudonym-key-0123456789abcdefgh"
 # Generous: the image is built once per session, and 2 shared cores may be busy.
 MAX_IMAGE_BYTES = 450 * 1024 * 1024
+# The first test builds the image (minutes when its dependencies change, on 2 shared cores).
+pytestmark = pytest.mark.timeout(1800)
 
 
 @pytest.fixture(scope="session")
@@ -79,7 +81,11 @@ def test_each_service_serves_from_the_image_and_the_gateway_answers(
             for name in ("consent", "notifier", "chat")
         }
         environ = {
-            "consent": {"CONSENT_PORT": str(ports["consent"]), "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY},
+            "consent": {
+                "CONSENT_PORT": str(ports["consent"]),
+                "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY,
+                "NOTIFIER_ADDR": addresses["NOTIFIER_ADDR"],
+            },
             "notifier": {"NOTIFIER_PORT": str(ports["notifier"])},
             "chat": {"CHAT_PORT": str(ports["chat"]), **addresses},
             "gateway": {
