@@ -37,6 +37,7 @@ WORKDIR /app
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app/services ./services
 COPY --from=build /app/novahouse ./novahouse
+COPY --from=build /app/buf ./buf
 COPY --from=build /app/deploy ./deploy
 RUN mkdir -p /app/var && chown novahouse:novahouse /app/var && chmod 0700 /app/var
 

@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
+from bench import audit_chain
 from bench.observability import observability_cost
 from bench.observability import summary as observability_summary
 from bench.report import goals, machine, markdown
@@ -60,6 +61,12 @@ def main() -> None:
         result["notifier_outage"] = notifier_outage(exits, backends, stack, scale)
         say("scenario 6: observability cost (metrics off / on, tracing at 100 %)")
         result["observability"] = observability_cost(exits, backends, scale)
+    say("scenario 7: the consent audit log's hash chain, per write and per verification (docs/privacy.md)")
+    result["audit_chain"] = audit_chain.run(
+        writes=max(100, scale.requests // 10), entries=scale.notifications * 2
+    )
+    for chain in result["audit_chain"]:
+        say(f"audit chain on {chain['backend']}: {json.dumps(chain)}")
     result["goals"] = [
         {
             "name": g.name,

@@ -76,6 +76,7 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
             pool_pre_ping=True,  # a restarted server leaves dead pooled connections behind
             pool_timeout=10,
             connect_args={"connect_timeout": 5, "application_name": "novahouse"},
+            hide_parameters=True,  # bound values (emails, message text) stay out of errors and logs
         )
         tracing.instrument_engine(engine)
         return engine
@@ -87,6 +88,7 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+        hide_parameters=True,
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_immediate)

@@ -107,6 +107,8 @@ def test_a_chat_replica_killed_during_follow_ups_sends_each_once_after_restart(
         smtp.wait_for(expected, timeout=20)
         time.sleep(1)  # the relay's later rounds send nothing more
         per_recipient = Counter(mail.recipients[0] for mail in smtp.messages)
-        assert per_recipient == {f"visitor{n}@example.com": 2 for n in range(VISITORS)}
+        assert per_recipient == {f"visitor{n}@example.com": 2 for n in range(VISITORS)}, [
+            (mail.recipients, mail.subject, mail.headers.get("Message-ID")) for mail in smtp.messages
+        ]
     finally:
         second.close()

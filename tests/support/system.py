@@ -18,7 +18,7 @@ from tests.support.processes import ServiceProcess
 from tests.support.reflection import ReflectionClient
 from tests.support.services import PSEUDONYM_KEY
 
-ADMIN_KEY = "e2e-admin-key-0123456789"
+ADMIN_KEY = "e2e-admin-key-0123456789-0123456789"
 ADMIN = {"X-ADMIN-API-KEY": ADMIN_KEY}
 
 

@@ -23,6 +23,7 @@ from services.runtime import tracing
 from services.runtime.backoff import backoff_seconds
 from services.runtime.claims import Claim
 from services.runtime.db import retry_while_database_unavailable, utcnow
+from services.runtime.emails import mask_emails
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,8 @@ class OutboxRelay:
                 "outbox %s (%s) not handed over, retry in %.1fs: %s", item.key, item.kind, delay, error
             )
             with self._unit_of_work() as uow:
-                uow.outbox.retry_later(item, self._clock() + dt.timedelta(seconds=delay), str(error))
+                at = self._clock() + dt.timedelta(seconds=delay)
+                uow.outbox.retry_later(item, at, mask_emails(str(error)))
                 uow.commit()
             return False
 

@@ -44,7 +44,7 @@ HEADERS_KEY = "novahouse.headers"
 TEMPLATE_KEY = "novahouse.route"
 # Polled by load balancers: logged at DEBUG like the services' health checks.
 QUIET_PATHS = (b"/api/health",)
-REQUEST_HEADERS = ("Content-Type", "X-Request-ID", "X-ADMIN-API-KEY")
+REQUEST_HEADERS = ("Content-Type", "X-Request-ID", "X-ADMIN-API-KEY", "X-Session-Token")
 EXPOSED_HEADERS = (
     "X-Request-ID",
     "Retry-After",
@@ -118,8 +118,11 @@ class RequestContextMiddleware:
 
 
 def _loggable(raw_path: bytes) -> str:
-    """An unmatched path as it came, without the query string, cut short (it is client-controlled)."""
-    return metadata_safe(raw_path.split(b"?", 1)[0], limit=200)
+    """An unmatched path, as far as it names no one: its first segment (a path is client-controlled
+    and may carry an email anywhere, e.g. a mistyped unsubscribe link)."""
+    segments = raw_path.split(b"?", 1)[0].split(b"/")
+    shown = b"/".join(segments[:2])
+    return metadata_safe(shown, limit=40) + ("/…" if len(segments) > 2 else "")
 
 
 class GatewayEndpoint:

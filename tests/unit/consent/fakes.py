@@ -10,6 +10,7 @@ import itertools
 from services.consent.application.ports import AuditQuery
 from services.consent.domain.model import AuditEntry, PendingGrant, Subject
 from services.consent.domain.pseudonym import Pseudonymizer
+from services.runtime.identity import CallerIdentity
 
 
 class FakeUnitOfWork:
@@ -51,6 +52,9 @@ class FakeUnitOfWork:
     def save(self, subject, now):
         self._subjects[subject.email] = subject
 
+    def is_suppressed(self, pseudonym):
+        return False
+
     def append(self, pseudonym, entry):
         self._audit.append((pseudonym, dataclasses.replace(entry, id=next(self._ids))))
 
@@ -85,5 +89,6 @@ class FakePendingGrants:
         self._uow.pending[reference] = dataclasses.replace(self._uow.pending[reference], confirmed_at=now)
 
 
+CALLER = CallerIdentity(ip_address="203.0.113.7", user_agent="Mozilla/5.0", request_id="req-1")
 PSEUDONYMIZE = Pseudonymizer(b"unit-test-key-" * 3)
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)

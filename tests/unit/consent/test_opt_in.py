@@ -13,7 +13,7 @@ from services.consent.application.service import ConsentService, RecordConsent
 from services.consent.domain.model import ConsentAction, Purpose
 from services.runtime.errors import InvalidArgument, PermissionDenied, Unavailable
 from services.runtime.signed_links import LinkSigner
-from tests.unit.consent.test_use_cases import CALLER, NOW, PSEUDONYMIZE, FakeUnitOfWork
+from tests.unit.consent.fakes import CALLER, NOW, PSEUDONYMIZE, FakeUnitOfWork
 
 EMAIL = "anna@example.com"
 BASE = "https://novahouse.example.com"
