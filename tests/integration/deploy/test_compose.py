@@ -234,11 +234,13 @@ def test_compose_up_from_a_fresh_clone_generates_secrets_and_answers_through_the
             assert reply.status_code == 200, reply.text
             assert reply.json()["reply"]
             # The generated admin key is the one the gateway holds; a wrong one is refused.
-            assert http.get("/api/health/deep", headers={"X-ADMIN-API-KEY": admin_key}).status_code == 200
-            status = http.get(
-                "/api/unsubscribe/status/compose@example.com", headers={"X-ADMIN-API-KEY": "x" * 40}
-            )
-            assert status.status_code in (401, 403)
+            path = "/api/unsubscribe/status/compose@example.com"
+            status = http.get(path, headers={"X-ADMIN-API-KEY": admin_key})
+            assert status.status_code == 200, status.text
+            assert status.json()["is_unsubscribed"] is True
+            assert http.get(path, headers={"X-ADMIN-API-KEY": "x" * 40}).status_code in (401, 403)
+            deep = http.get("/api/health/deep", headers={"X-ADMIN-API-KEY": admin_key})
+            assert deep.status_code == 200, deep.text
 
         # One role per service: consent's role opens its own database, not chat's.
         consent_url = make_url(compose.read_secret("consent", "database-url")).set(
