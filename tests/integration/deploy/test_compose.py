@@ -29,6 +29,7 @@ from sqlalchemy.exc import OperationalError
 from tests.conftest import REQUIRE_SERVICES
 from tests.support.docker import docker
 from tests.support.network import free_port, wait_until_http_ok
+from tests.support.polling import eventually
 from tests.support.processes import REPO_ROOT
 
 # A stand-in store: waits forever; its healthcheck asks whether the real server on this machine answers.
@@ -239,8 +240,13 @@ def test_compose_up_from_a_fresh_clone_generates_secrets_and_answers_through_the
             assert status.status_code == 200, status.text
             assert status.json()["is_unsubscribed"] is True
             assert http.get(path, headers={"X-ADMIN-API-KEY": "x" * 40}).status_code in (401, 403)
-            deep = http.get("/api/health/deep", headers={"X-ADMIN-API-KEY": admin_key})
-            assert deep.status_code == 200, deep.text
+            # Deep health asks each service with a 1 s deadline, which a busy machine can miss once.
+            eventually(
+                lambda: http.get("/api/health/deep", headers={"X-ADMIN-API-KEY": admin_key}),
+                lambda deep: deep.status_code == 200,
+                timeout=30,
+                interval=2,
+            )
 
         # One role per service: consent's role opens its own database, not chat's.
         consent_url = make_url(compose.read_secret("consent", "database-url")).set(
