@@ -36,11 +36,12 @@ from services.gateway.application.ports import UpstreamError, Upstreams
 from services.gateway.application.ratelimit import Decision, RateLimiter, policy_header, rate_limit_headers
 from services.gateway.application.routing import InvalidPathVariable, MethodNotAllowed, RouteTable
 from services.gateway.application.translation import RequestTranslator, ResponseRenderer
-from services.runtime.identity import CallerIdentity
+from services.runtime.identity import ADMIN_KEY_KEY, SESSION_TOKEN_KEY, CallerIdentity
 
 log = logging.getLogger(__name__)
 
 JSON = "application/json"
+FORWARDED_CREDENTIALS = (ADMIN_KEY_KEY, SESSION_TOKEN_KEY)
 
 
 class BodyTooLarge(Exception):
@@ -94,7 +95,8 @@ class UpstreamRoute:
 
 @dataclass(frozen=True)
 class LocalRoute:
-    """An endpoint the gateway answers itself (health, OpenAPI): never rate limited."""
+    """An endpoint the gateway answers itself (health, OpenAPI, privacy): never rate limited; a handler
+    that needs the admin key checks it itself."""
 
     name: str
     handler: Callable[[HttpRequest], Awaitable[HttpReply]]
@@ -166,10 +168,9 @@ class Gateway:
             identity = CallerIdentity(
                 request.client.key, request.client.user_agent, request.client.request_id
             )
+            metadata = (*identity.as_metadata(), *forwarded_credentials(request.headers))
             try:
-                response = await self._upstreams.call(
-                    route.binding, message, identity.as_metadata(), self._timeout
-                )
+                response = await self._upstreams.call(route.binding, message, metadata, self._timeout)
             except UpstreamError as error:
                 raise upstream_failure(route.binding.service_key, error, self._timeout) from None
             return HttpReply(200, route.renderer.render(response), headers)
@@ -248,6 +249,17 @@ def is_json(content_type: bytes) -> bool:
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
             return False
     return True
+
+
+def forwarded_credentials(headers: Mapping[str, bytes]) -> list[tuple[str, str]]:
+    """The admin key and the session token as the client sent them: the services check them again
+    (the session token only there). A value that is no printable ASCII cannot be either."""
+    pairs = []
+    for name in FORWARDED_CREDENTIALS:
+        value = headers.get(name)
+        if value and all(0x20 < byte < 0x7F for byte in value):
+            pairs.append((name, value.decode("ascii")))
+    return pairs
 
 
 def _query(raw: bytes, auth_parameters: frozenset[str]) -> tuple[list[tuple[str, str]], dict[str, str]]:

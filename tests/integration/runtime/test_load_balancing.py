@@ -14,8 +14,10 @@ from grpc_health.v1 import health_pb2
 from services.runtime.config import parse_host_port
 from services.runtime.grpc_client import CHANNEL_OPTIONS, open_channel
 from services.runtime.grpc_server import ServiceDefinition, create_server
+from tests.support.declared import declare_public
 
 SERVICE = "test.Replica"
+declare_public(SERVICE, "Who")
 
 
 def replica(name: str, peers: list[str], **options):
