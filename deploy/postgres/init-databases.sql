@@ -1,4 +1,4 @@
--- One database per service (SPEC §6), created when the PostgreSQL volume is first initialised.
+-- One database per service (docs/design.md), created when the PostgreSQL volume is first initialised.
 CREATE DATABASE consent;
 CREATE DATABASE notifier;
 CREATE DATABASE chat;

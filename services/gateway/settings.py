@@ -1,4 +1,4 @@
-"""The gateway's settings (SPEC §5 and the gateway's own variables), validated before it starts."""
+"""The gateway's settings (docs/configuration.md), validated before it starts."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from limits import RateLimitItem, parse_many
 from services.runtime.config import ConfigError, Environment, parse_host_port
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
 
-# The upstreams the SPEC names, with their default addresses. Any other service whose contract carries
+# The three services of this system, with their default addresses. Any other service whose contract carries
 # HTTP annotations needs its `<NAME>_ADDR` variable.
 DEFAULT_UPSTREAM_ADDRESSES = {
     "consent": "localhost:50051",
