@@ -86,6 +86,7 @@ def build(settings: ChatSettings) -> Application:
         delays=settings.followup_delays,
         texts=rules.followup,
         on_outbox_work=relay.wake,
+        public_base_url=settings.public_base_url,
     )
     servicer = ChatServicer(conversations, followups)
 

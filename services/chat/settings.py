@@ -10,6 +10,7 @@ from services.runtime.breakers import BreakerSettings
 from services.runtime.config import Environment, ServerSettings, parse_host_port, parse_http_url
 from services.runtime.db import normalise_url
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
+from services.runtime.signed_links import default_base_url, parse_base_url
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class ChatSettings:
     outbox_lease_seconds: float
     outbox_backoff_seconds: float
     outbox_backoff_max_seconds: float
+    public_base_url: str
 
     @classmethod
     def from_env(cls, env: Environment) -> ChatSettings:
@@ -87,4 +89,10 @@ class ChatSettings:
             outbox_lease_seconds=env.number("OUTBOX_LEASE_SECONDS", 60.0, minimum=2 * upstream_timeout),
             outbox_backoff_seconds=env.number("OUTBOX_BACKOFF_SECONDS", 2.0, minimum=0.01),
             outbox_backoff_max_seconds=env.number("OUTBOX_BACKOFF_MAX_SECONDS", 300.0, minimum=0.01),
+            public_base_url=env.parsed(
+                "PUBLIC_BASE_URL",
+                default_base_url(env.optional("GATEWAY_HOST"), env.optional("GATEWAY_PORT")),
+                parse_base_url,
+                "an http(s) URL such as https://novahouse.pl",
+            ),
         )

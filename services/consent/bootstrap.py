@@ -7,37 +7,65 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
+from services.consent.adapters.notifier import NotifierMailer
 from services.consent.adapters.pseudonym_key import load_or_create_key
 from services.consent.adapters.repository import ConsentUnitOfWork
+from services.consent.application.optin import OptIn, OptInSettings
+from services.consent.application.ports import ConfirmationMailer
 from services.consent.application.service import ConsentService
 from services.consent.domain.pseudonym import Pseudonymizer
 from services.consent.settings import ConsentSettings
 from services.consent.transport.servicer import ConsentServicer
-from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.db import create_db_engine, create_session_factory, utcnow
 from services.runtime.diagnostics import Diagnostics, database_probe
+from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import ServiceDefinition
 from services.runtime.migrations import MigrationHistory
 from services.runtime.service_main import Application, ServiceEntryPoint
+from services.runtime.signed_links import LinkSigner
 
 SERVICE_NAME = consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name
 MIGRATIONS = MigrationHistory(Path(__file__).parent / "adapters" / "migrations", "alembic_version_consent")
 
 
-def build_service(settings: ConsentSettings, engine: Engine) -> ConsentService:
+def build_service(
+    settings: ConsentSettings, engine: Engine, mailer: ConfirmationMailer | None = None
+) -> tuple[ConsentService, OptIn | None]:
     key = settings.pseudonym_key or load_or_create_key(settings.generated_key_path)
     sessions = create_session_factory(engine)
-    return ConsentService(lambda: ConsentUnitOfWork(sessions), Pseudonymizer(key))
+
+    def unit_of_work() -> ConsentUnitOfWork:
+        return ConsentUnitOfWork(sessions)
+
+    opt_in = None
+    if mailer is not None:
+        secrets = settings.link_secrets or (load_or_create_key(settings.generated_link_key_path),)
+        opt_in = OptIn(
+            unit_of_work,
+            LinkSigner(secrets),
+            mailer,
+            OptInSettings(settings.public_base_url, settings.confirm_days, settings.confirm_resend_hours),
+            utcnow,
+        )
+    return ConsentService(unit_of_work, Pseudonymizer(key), opt_in=opt_in), opt_in
 
 
 def build(settings: ConsentSettings) -> Application:
     engine = create_db_engine(settings.database_url, pool_size=settings.server.max_workers)
-    servicer = ConsentServicer(build_service(settings, engine))
+    notifier_channel = open_channel(settings.notifier_address)
+    mailer = NotifierMailer(notifier_channel, settings.upstream_timeout_seconds)
+    servicer = ConsentServicer(*build_service(settings, engine, mailer))
     definition = ServiceDefinition(
         SERVICE_NAME, lambda server: consent_pb2_grpc.add_ConsentServiceServicer_to_server(servicer, server)
     )
     diagnostics = Diagnostics("consent")
     diagnostics.add_probe("database", database_probe(engine))
-    return Application(services=[definition], diagnostics=diagnostics, on_stop=engine.dispose)
+
+    def close() -> None:
+        notifier_channel.close()
+        engine.dispose()
+
+    return Application(services=[definition], diagnostics=diagnostics, on_stop=close)
 
 
 ENTRY_POINT = ServiceEntryPoint(

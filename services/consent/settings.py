@@ -8,8 +8,14 @@ from pathlib import Path
 from sqlalchemy.engine import URL
 
 from services.consent.domain.pseudonym import MIN_KEY_BYTES
-from services.runtime.config import ConfigError, Environment, ServerSettings
+from services.runtime.config import ConfigError, Environment, ServerSettings, parse_host_port
 from services.runtime.db import is_postgres, normalise_url
+from services.runtime.signed_links import (
+    MIN_SECRET_CHARACTERS,
+    default_base_url,
+    parse_base_url,
+    parse_secrets,
+)
 
 
 @dataclass(frozen=True)
@@ -19,6 +25,13 @@ class ConsentSettings:
     auto_migrate: bool
     # None on SQLite without CONSENT_PSEUDONYM_KEY: a key is generated and kept under VAR_DIR.
     pseudonym_key: bytes | None
+    # UNSUBSCRIBE_SECRET (first signs, all verify); None: a key generated under VAR_DIR.
+    link_secrets: tuple[bytes, ...] | None
+    public_base_url: str
+    notifier_address: str
+    upstream_timeout_seconds: float
+    confirm_days: int
+    confirm_resend_hours: float
 
     @classmethod
     def from_env(cls, env: Environment) -> ConsentSettings:
@@ -40,8 +53,28 @@ class ConsentSettings:
             database_url=database_url,
             auto_migrate=env.flag("AUTO_MIGRATE", True),
             pseudonym_key=key_text.encode() if key_text is not None else None,
+            link_secrets=env.parsed(
+                "UNSUBSCRIBE_SECRET",
+                None,
+                parse_secrets,
+                f"secrets of at least {MIN_SECRET_CHARACTERS} characters, comma-separated",
+            ),
+            public_base_url=env.parsed(
+                "PUBLIC_BASE_URL",
+                default_base_url(env.optional("GATEWAY_HOST"), env.optional("GATEWAY_PORT")),
+                parse_base_url,
+                "an http(s) URL such as https://novahouse.pl",
+            ),
+            notifier_address=env.parsed("NOTIFIER_ADDR", "localhost:50052", parse_host_port, "host:port"),
+            upstream_timeout_seconds=env.number("UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.1, maximum=120),
+            confirm_days=env.integer("CONSENT_CONFIRM_DAYS", 7, minimum=1, maximum=365),
+            confirm_resend_hours=env.number("CONSENT_CONFIRM_RESEND_HOURS", 24.0, minimum=0, maximum=8760),
         )
 
     @property
     def generated_key_path(self) -> Path:
         return Path(self.server.var_dir) / "consent-pseudonym.key"
+
+    @property
+    def generated_link_key_path(self) -> Path:
+        return Path(self.server.var_dir) / "consent-link.key"

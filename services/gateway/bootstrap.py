@@ -32,6 +32,7 @@ from services.gateway.application.dispatch import (
     UpstreamRoute,
 )
 from services.gateway.application.health import DeepHealth, liveness
+from services.gateway.application.links import LINK_RPCS, LinkRoute
 from services.gateway.application.openapi import openapi_document
 from services.gateway.application.policies import RoutePolicies
 from services.gateway.application.routing import PathTemplate, RouteTable, TemplateError
@@ -71,6 +72,13 @@ def upstream_entries(
     """(HTTP method, path template, route) for every binding; raises ContractError or TemplateError."""
     entries: list[tuple[str, str, Route]] = []
     for binding in bindings:
+        if binding.rpc_name in LINK_RPCS:  # a signed link in an email: its page (GET) and its form
+            link = LinkRoute.build(binding, policies.for_binding(binding))
+            entries += [
+                ("GET", binding.path_template, link),
+                (binding.http_method, binding.path_template, link),
+            ]
+            continue
         template = PathTemplate(binding.path_template)
         try:
             route = UpstreamRoute.build(binding, policies.for_binding(binding), template.field_paths)

@@ -25,6 +25,10 @@ class NotFound(ServiceError):
     """The thing asked for does not exist."""
 
 
+class PermissionDenied(ServiceError):
+    """The caller proved no right to the request (e.g. a forged or expired signed link)."""
+
+
 class FailedPrecondition(ServiceError):
     """The system is not in a state that allows the request (e.g. a channel is not configured)."""
 

@@ -27,3 +27,10 @@ def timestamp(value: dt.datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(value)
     return stamp
+
+
+def rfc3339(value: dt.datetime) -> str:
+    """An aware datetime as protobuf's JSON form of a Timestamp, e.g. '2026-12-02T13:40:00.123456Z'."""
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp.ToJsonString()

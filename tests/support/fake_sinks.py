@@ -158,6 +158,7 @@ class Mail:
     recipients: list[str]
     subject: str
     body: str
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -177,6 +178,7 @@ class _SmtpHandler:
                 recipients=list(envelope.rcpt_tos),
                 subject=str(parsed["Subject"]),
                 body=parsed.get_content().replace("\r\n", "\n"),  # SMTP sends CRLF line ends
+                headers={name: str(value) for name, value in parsed.items()},
             )
         )
         return "250 OK"
@@ -197,6 +199,10 @@ class FakeSmtpServer:
 
     def answer(self, mode: str) -> None:
         self._handler.mode = mode
+
+    def clear(self) -> None:
+        """Forgets what was received so far (e.g. a confirmation email already acted on)."""
+        self._handler.messages.clear()
 
     def wait_for(self, count: int, timeout: float = 10.0) -> list[Mail]:
         deadline = time.monotonic() + timeout

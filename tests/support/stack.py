@@ -18,6 +18,8 @@ from tests.support.services import (
     start_notifier,
 )
 
+PUBLIC_BASE_URL = "https://novahouse.example.com"
+
 
 class ChatStack:
     """consent + notifier + chat; consent can be stopped and started again on its port."""
@@ -30,9 +32,6 @@ class ChatStack:
         notifier_overrides: dict[str, str] | None = None,
         **chat_overrides: str,
     ) -> None:
-        self._consent_environ = consent_environ(databases("consent"), var_dir, CONSENT_PORT=str(free_port()))
-        self.consent_service: RunningService | None = start_consent(self._consent_environ)
-        self.consent_address = f"127.0.0.1:{self.consent_service.port}"
         # The notifier's retry job delivers what concurrent callers found its channel busy for.
         self.notifier_service = start_notifier(
             notifier_environ(
@@ -46,11 +45,22 @@ class ChatStack:
                 },
             )
         )
+        # Consent sends the confirmation emails of marketing grants through the notifier.
+        self._consent_environ = consent_environ(
+            databases("consent"),
+            var_dir,
+            CONSENT_PORT=str(free_port()),
+            NOTIFIER_ADDR=f"127.0.0.1:{self.notifier_service.port}",
+            PUBLIC_BASE_URL=PUBLIC_BASE_URL,
+        )
+        self.consent_service: RunningService | None = start_consent(self._consent_environ)
+        self.consent_address = f"127.0.0.1:{self.consent_service.port}"
         self.chat_environ = chat_environ(
             databases("chat"),
             var_dir,
             CONSENT_ADDR=self.consent_address,
             NOTIFIER_ADDR=f"127.0.0.1:{self.notifier_service.port}",
+            PUBLIC_BASE_URL=PUBLIC_BASE_URL,
             **chat_overrides,
         )
         self.chat_service = start_chat(self.chat_environ)

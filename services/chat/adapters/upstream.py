@@ -29,11 +29,16 @@ class ConsentClient:
         self._timeout = timeout
 
     def allows(self, email: str, purpose: str, identity: CallerIdentity) -> bool:
+        return self._check(email, purpose, identity).allowed
+
+    def marketing_token(self, email: str, identity: CallerIdentity) -> str | None:
+        answer = self._check(email, "marketing", identity)
+        return answer.unsubscribe_token if answer.allowed and answer.unsubscribe_token else None
+
+    def _check(self, email: str, purpose: str, identity: CallerIdentity) -> consent_pb2.CheckConsentResponse:
         request = consent_pb2.CheckConsentRequest(email=email, purpose=_PURPOSE[purpose])
         try:
-            return self._stub.CheckConsent(
-                request, timeout=self._timeout, metadata=identity.as_metadata()
-            ).allowed
+            return self._stub.CheckConsent(request, timeout=self._timeout, metadata=identity.as_metadata())
         except grpc.RpcError as error:
             raise Unavailable(
                 f"the consent service did not answer: {error.code().name} {error.details()}"

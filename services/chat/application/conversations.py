@@ -28,11 +28,13 @@ from services.runtime.db import utcnow
 from services.runtime.emails import normalise_email
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
+from services.runtime.timestamps import rfc3339
 
 RECORD_CONSENT = "consent.RecordConsent"
 CONSENT_KEY_PREFIX = "consent:"  # + the id of the message that gave it: its outbox row's key
 NOTIFY = "notifier.Notify"
 CONTEXT_MESSAGES = 10
+MAX_LANGUAGE_LENGTH = 35
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class VisitorMessage:
     marketing_consent: bool | None = None
     rodo_consent: bool | None = None
     consent_text_version: str = ""
+    language: str = ""
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,8 @@ class ConversationService:
         email = normalise_email(visitor.email) if visitor.email.strip() else None
         if len(visitor.consent_text_version) > MAX_LABEL_LENGTH:
             raise InvalidArgument("consent_text_version", f"is longer than {MAX_LABEL_LENGTH} characters")
+        if len(visitor.language) > MAX_LANGUAGE_LENGTH:
+            raise InvalidArgument("language", f"is longer than {MAX_LANGUAGE_LENGTH} characters")
         gave_consent = visitor.marketing_consent is not None or visitor.rodo_consent is not None
         found = extract_signals(text, email)
 
@@ -121,15 +126,21 @@ class ConversationService:
                     self._announce(uow, lead, conversation, caller, now)
                     queued = True
             if gave_consent:
-                # The key makes a repeated hand-over (after a crash or a lost answer) record nothing.
+                # The key makes a repeated hand-over (after a crash or a lost answer) record nothing;
+                # given_at, the message's time, keeps a late hand-over from undoing a later withdrawal.
                 consent: dict[str, object] = {
                     "email": consent_email,
                     "source": "chat",
                     "idempotency_key": f"chat:consent:{message_id}",
+                    "given_at": rfc3339(now),
                 }
                 consent["consent_text_version"] = visitor.consent_text_version or self._consent_text_version
                 if visitor.marketing_consent is not None:
                     consent["marketing_consent"] = visitor.marketing_consent
+                    # Anyone can type any address into the public chat: a marketing grant counts
+                    # only once the mailbox's owner confirms it (double opt-in).
+                    consent["confirm_by_email"] = True
+                    consent["language"] = visitor.language
                 if visitor.rodo_consent is not None:
                     consent["rodo_consent"] = visitor.rodo_consent
                 uow.outbox.add(RECORD_CONSENT, f"{CONSENT_KEY_PREFIX}{message_id}", consent, caller, now)

@@ -6,7 +6,8 @@ UNIQUE(conversation_id, followup_number), is inserted in the same transaction as
 is asked for, one caller's insert wins and every other one answers ALREADY_SENT.
 
 Consent is checked with the consent service just before that insert. Without PROCESSING consent the
-follow-up is recorded as skipped and never sent; with MARKETING consent it is also emailed. If the
+follow-up is recorded as skipped and never sent; with (confirmed) MARKETING consent it is also emailed,
+with the person's one-click unsubscribe link in the List-Unsubscribe header and in the text. If the
 consent service cannot answer, or consent given in the conversation is still in the outbox on its way
 there, nothing is recorded and the follow-up stays due.
 """
@@ -25,14 +26,15 @@ from services.chat.domain.model import ChatMessage, FollowupOutcome, Role
 from services.runtime.db import utcnow
 from services.runtime.errors import InvalidArgument, NotFound, Unavailable
 from services.runtime.identity import CallerIdentity
+from services.runtime.signed_links import UNSUBSCRIBE_PATH, link_url
 
 log = logging.getLogger(__name__)
 
 DUE_BATCH = 200
 EMAIL_SUBJECT = "NovaHouse: wykończenie Twojego wnętrza"
 EMAIL_FOOTER = (
-    "\n\n--\nNovaHouse. Otrzymujesz tę wiadomość, bo zgodziłeś/aś się na kontakt marketingowy. "
-    "Aby zrezygnować, odpowiedz STOP lub skorzystaj z formularza rezygnacji na naszej stronie."
+    "\n\n--\nNovaHouse. Otrzymujesz tę wiadomość, bo potwierdziłeś/aś zgodę na kontakt marketingowy. "
+    "Aby zrezygnować jednym kliknięciem, otwórz: {url}"
 )
 
 
@@ -58,10 +60,12 @@ class FollowupService:
         delays: Sequence[float],
         texts: Callable[[int], str],
         on_outbox_work: Callable[[], None],
+        public_base_url: str = "http://127.0.0.1:8080",
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._consent = consent
+        self._public_base_url = public_base_url
         self._delays = tuple(delays)
         self._texts = texts
         self._on_outbox_work = on_outbox_work
@@ -103,7 +107,9 @@ class FollowupService:
                 )
                 uow.commit()
             return FollowupOutcome.SKIPPED_NO_CONSENT if recorded else FollowupOutcome.ALREADY_SENT
-        email_it = self._consent.allows(conversation.email, "marketing", caller)
+        # The email copy needs confirmed marketing consent; its token makes the unsubscribe link.
+        token = self._consent.marketing_token(conversation.email, caller)
+        email_it = token is not None
 
         with self._unit_of_work() as uow:
             now = self._clock()
@@ -111,9 +117,15 @@ class FollowupService:
                 return FollowupOutcome.ALREADY_SENT
             text = self._texts(number)
             uow.conversations.add_message(conversation_id, ChatMessage(Role.FOLLOWUP, text, now, number))
-            if email_it:
+            if token is not None:
                 key = f"followup:{conversation_id}:{number}"
-                email = {"to": conversation.email, "subject": EMAIL_SUBJECT, "body": text + EMAIL_FOOTER}
+                url = link_url(self._public_base_url, UNSUBSCRIBE_PATH, token)
+                email = {
+                    "to": conversation.email,
+                    "subject": EMAIL_SUBJECT,
+                    "body": text + EMAIL_FOOTER.format(url=url),
+                    "list_unsubscribe_url": url,
+                }
                 uow.outbox.add(NOTIFY, key, {"idempotency_key": key, "email": email}, caller, now)
             uow.commit()
         if email_it:

@@ -141,6 +141,11 @@ class ConsentChecker(Protocol):
         """purpose is "marketing" or "processing"; raises Unavailable if the service cannot answer."""
         ...
 
+    def marketing_token(self, email: str, identity: CallerIdentity) -> str | None:
+        """With marketing consent, the signed token of the person's one-click unsubscribe link;
+        None without it. Raises Unavailable if the service cannot answer."""
+        ...
+
 
 class Responder(Protocol):
     def answer(

@@ -47,6 +47,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                 else None,
                 rodo_consent=request.rodo_consent if request.HasField("rodo_consent") else None,
                 consent_text_version=request.consent_text_version,
+                language=request.language,
             ),
             caller_identity(context),
         )

@@ -11,13 +11,14 @@ import datetime as dt
 from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
-from services.consent.adapters.tables import audit_log, subjects
+from services.consent.adapters.tables import audit_log, pending_grants, subjects
 from services.consent.application.ports import AuditQuery
-from services.consent.domain.model import AuditEntry, ConsentAction, Subject
+from services.consent.domain.model import AuditEntry, ConsentAction, PendingGrant, Subject
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
 _FIND = select(subjects).where(subjects.c.email == bindparam("email"))
 _LOCK = _FIND.with_for_update()
+_LOCK_BY_PSEUDONYM = select(subjects).where(subjects.c.pseudonym == bindparam("pseudonym")).with_for_update()
 _SAVE = (
     update(subjects)
     .where(subjects.c.email == bindparam("subject_email"))
@@ -27,6 +28,9 @@ _SAVE = (
         unsubscribed=bindparam("unsubscribed"),
         last_action=bindparam("last_action"),
         last_action_at=bindparam("last_action_at"),
+        marketing_at=bindparam("marketing_at"),
+        rodo_at=bindparam("rodo_at"),
+        confirmation_sent_at=bindparam("confirmation_sent_at"),
         updated_at=bindparam("updated_at"),
     )
 )
@@ -62,6 +66,10 @@ class SqlSubjectRepository:
             row = self._session.execute(_LOCK, {"email": email}).one()
         return _subject(row)
 
+    def lock_by_pseudonym(self, pseudonym: str) -> Subject | None:
+        row = self._session.execute(_LOCK_BY_PSEUDONYM, {"pseudonym": pseudonym}).one_or_none()
+        return _subject(row) if row else None
+
     def save(self, subject: Subject, now: dt.datetime) -> None:
         self._session.execute(
             _SAVE,
@@ -72,6 +80,9 @@ class SqlSubjectRepository:
                 "unsubscribed": subject.unsubscribed,
                 "last_action": subject.last_action.value if subject.last_action else None,
                 "last_action_at": subject.last_action_at,
+                "marketing_at": subject.marketing_at,
+                "rodo_at": subject.rodo_at,
+                "confirmation_sent_at": subject.confirmation_sent_at,
                 "updated_at": now,
             },
         )
@@ -97,6 +108,7 @@ class SqlAuditLog:
                 "consent_text_version": entry.consent_text_version,
                 "request_id": entry.request_id,
                 "idempotency_key": entry.idempotency_key,
+                "given_at": entry.given_at,
             },
         )
 
@@ -121,13 +133,56 @@ class SqlAuditLog:
         return [_audit_entry(row) for row in self._session.execute(statement)]
 
 
+class SqlPendingGrants:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, grant: PendingGrant) -> None:
+        insert_ignoring_conflict(
+            self._session,
+            pending_grants,
+            {
+                "reference": grant.reference,
+                "subject_pseudonym": grant.pseudonym,
+                "given_at": grant.given_at,
+                "expires_at": grant.expires_at,
+                "consent_text_version": grant.consent_text_version,
+                "language": grant.language,
+                "source": grant.source,
+            },
+        )
+
+    def get(self, reference: str) -> PendingGrant | None:
+        found = select(pending_grants).where(pending_grants.c.reference == reference)
+        row = self._session.execute(found).one_or_none()
+        if row is None:
+            return None
+        return PendingGrant(
+            reference=row.reference,
+            pseudonym=row.subject_pseudonym,
+            given_at=row.given_at,
+            expires_at=row.expires_at,
+            consent_text_version=row.consent_text_version,
+            language=row.language,
+            source=row.source,
+            confirmed_at=row.confirmed_at,
+        )
+
+    def confirm(self, reference: str, now: dt.datetime) -> None:
+        self._session.execute(
+            update(pending_grants).where(pending_grants.c.reference == reference).values(confirmed_at=now)
+        )
+
+
 class ConsentUnitOfWork(SqlUnitOfWork):
     subjects: SqlSubjectRepository
     audit_log: SqlAuditLog
+    pending_grants: SqlPendingGrants
 
     def bind_repositories(self, session: Session) -> None:
         self.subjects = SqlSubjectRepository(session)
         self.audit_log = SqlAuditLog(session)
+        self.pending_grants = SqlPendingGrants(session)
 
 
 def _subject(row: Row) -> Subject:
@@ -138,6 +193,9 @@ def _subject(row: Row) -> Subject:
         unsubscribed=row.unsubscribed,
         last_action=ConsentAction(row.last_action) if row.last_action else None,
         last_action_at=row.last_action_at,
+        marketing_at=row.marketing_at,
+        rodo_at=row.rodo_at,
+        confirmation_sent_at=row.confirmation_sent_at,
     )
 
 
@@ -155,4 +213,5 @@ def _audit_entry(row: Row) -> AuditEntry:
         source=row.source,
         consent_text_version=row.consent_text_version,
         request_id=row.request_id,
+        given_at=row.given_at,
     )

@@ -24,6 +24,10 @@ subjects = Table(
     Column("unsubscribed", Boolean, nullable=False),
     Column("last_action", String(32)),
     Column("last_action_at", UtcDateTime),
+    # Event times of the marketing and processing states in effect (migration 0003).
+    Column("marketing_at", UtcDateTime),
+    Column("rodo_at", UtcDateTime),
+    Column("confirmation_sent_at", UtcDateTime),  # the last confirmation email asked for (double opt-in)
     Column("created_at", UtcDateTime, nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
 )
@@ -44,9 +48,26 @@ audit_log = Table(
     Column("consent_text_version", String(64), nullable=False),
     Column("request_id", String(128), nullable=False),
     Column("idempotency_key", String(200)),
+    Column("given_at", UtcDateTime),  # when the person acted; NULL on entries older than 0003
     Index("ix_consent_audit_log_subject_pseudonym_id", "subject_pseudonym", "id"),
     Index("ix_consent_audit_log_action_id", "action", "id"),
     Index("ix_consent_audit_log_occurred_at", "occurred_at"),
     # A request recorded once per key, whoever repeats it (NULLs, requests without a key, never clash).
     Index("uq_consent_audit_log_idempotency_key", "idempotency_key", unique=True),
+)
+
+# Marketing consent given in the public chat, effective only once the mailbox owner confirms it through
+# the emailed link (double opt-in); unconfirmed rows expire at `expires_at`.
+pending_grants = Table(
+    "consent_pending_grants",
+    metadata,
+    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("reference", String(64), nullable=False, unique=True),  # what the confirmation link names
+    Column("subject_pseudonym", String(64), nullable=False, index=True),
+    Column("given_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+    Column("consent_text_version", String(64), nullable=False),
+    Column("language", String(8), nullable=False),
+    Column("source", String(64), nullable=False),
+    Column("confirmed_at", UtcDateTime),
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
-from services.consent.domain.model import AuditEntry, ConsentAction, Subject
+from services.consent.domain.model import AuditEntry, ConsentAction, PendingGrant, Subject
 
 
 @dataclass(frozen=True)
@@ -29,7 +29,28 @@ class SubjectRepository(Protocol):
         """The subject, locked until the transaction ends; created with no consent if it is new."""
         ...
 
+    def lock_by_pseudonym(self, pseudonym: str) -> Subject | None:
+        """The subject a signed link names, locked until the transaction ends; None if erased."""
+        ...
+
     def save(self, subject: Subject, now: dt.datetime) -> None: ...
+
+
+class PendingGrants(Protocol):
+    def add(self, grant: PendingGrant) -> None:
+        """Stores a pending grant; one with the same reference (a repeated request) is kept as it is."""
+        ...
+
+    def get(self, reference: str) -> PendingGrant | None: ...
+
+    def confirm(self, reference: str, now: dt.datetime) -> None: ...
+
+
+class ConfirmationMailer(Protocol):
+    def send(self, to: str, subject: str, body: str, idempotency_key: str) -> None:
+        """Hands the email to the notifier (which retries it from its DLQ while SMTP is down);
+        raises Unavailable when the notifier cannot be reached."""
+        ...
 
 
 class AuditLog(Protocol):
@@ -48,6 +69,9 @@ class UnitOfWork(Protocol):
 
     @property
     def audit_log(self) -> AuditLog: ...
+
+    @property
+    def pending_grants(self) -> PendingGrants: ...
 
     def __enter__(self) -> Self: ...
 

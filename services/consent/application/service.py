@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from services.consent.application.optin import OptIn
 from services.consent.application.ports import AuditQuery, UnitOfWork
 from services.consent.domain.model import (
     MAX_IDEMPOTENCY_KEY_LENGTH,
@@ -18,17 +19,20 @@ from services.consent.domain.model import (
     Purpose,
     Subject,
     check_length,
+    event_time,
+    takes_effect,
 )
 from services.consent.domain.pseudonym import Pseudonymizer
 from services.runtime.db import utcnow
 from services.runtime.emails import normalise_email
-from services.runtime.errors import InvalidArgument, NotFound
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
 from services.runtime.pagination import decode_page_token, encode_page_token, page_limit
 
 # Column widths of the audit log; metadata is truncated to fit, never rejected.
 _MAX_IP, _MAX_USER_AGENT, _MAX_REQUEST_ID = 64, 512, 128
 API_SOURCE = "api"
+MAX_LANGUAGE_LENGTH = 35  # a BCP 47 tag such as "en-GB"
 
 R = TypeVar("R")
 
@@ -42,6 +46,22 @@ class RecordConsent:
     consent_text_version: str = ""
     reason: str = ""
     idempotency_key: str = ""  # a repeat of a recorded key records nothing
+    given_at: dt.datetime | None = None  # when the person acted; None: when received
+    # Marketing consent from where the address is not proven (the public chat): pending until the
+    # mailbox owner confirms it through the emailed link, written in `language` ("pl" or "en").
+    confirm_by_email: bool = False
+    language: str = ""
+
+
+@dataclass(frozen=True)
+class Recorded:
+    subject: Subject
+    superseded: tuple[Purpose, ...]  # the purposes a newer action outranked: nothing changed for them
+    marketing_pending: bool = False  # waiting for the confirmation link
+
+    @property
+    def applied(self) -> bool:
+        return not self.superseded
 
 
 @dataclass(frozen=True)
@@ -56,37 +76,85 @@ class ConsentService:
         unit_of_work: Callable[[], UnitOfWork],
         pseudonymize: Pseudonymizer,
         clock: Callable[[], dt.datetime] = utcnow,
+        opt_in: OptIn | None = None,
     ) -> None:
         self._unit_of_work = unit_of_work
         self._pseudonymize = pseudonymize
         self._clock = clock
+        self._opt_in = opt_in
 
-    def record_consent(self, command: RecordConsent, caller: CallerIdentity) -> Subject:
+    def record_consent(self, command: RecordConsent, caller: CallerIdentity) -> Recorded:
+        """Records what is newer in event time than the state in effect. A change older than it is
+        audited as superseded and changes nothing (`Recorded.superseded` names its purposes). A
+        marketing grant to be confirmed by email is stored pending (see OptIn) unless the subject
+        already has marketing consent."""
         email = normalise_email(command.email)
         if command.marketing_consent is None and command.rodo_consent is None:
             raise InvalidArgument("marketing_consent", "give marketing_consent, rodo_consent or both")
-        subject, _ = self._change(
+        reason = check_length("reason", command.reason, MAX_REASON_LENGTH)
+        source = check_length("source", command.source, MAX_LABEL_LENGTH)
+        text_version = check_length("consent_text_version", command.consent_text_version, MAX_LABEL_LENGTH)
+        key = check_length("idempotency_key", command.idempotency_key, MAX_IDEMPOTENCY_KEY_LENGTH)
+        check_length("language", command.language, MAX_LANGUAGE_LENGTH)
+        confirm = command.confirm_by_email and command.marketing_consent is True
+        if confirm and self._opt_in is None:
+            raise FailedPrecondition("confirm_by_email: email confirmation is not configured")
+
+        def record(subject: Subject, now: dt.datetime, uow: UnitOfWork, pseudonym: str) -> _Outcome:
+            given_at = event_time(command.given_at, now)
+            # Pending only when it could take effect: a grant older than a later withdrawal is
+            # superseded (and no confirmation email asks a person who since said no).
+            pending = (
+                confirm
+                and not subject.marketing_consent
+                and takes_effect(False, subject.marketing_at, True, given_at)
+            )
+            marketing = None if pending else command.marketing_consent
+            superseded = subject.record(
+                marketing=marketing, rodo=command.rodo_consent, given_at=given_at, at=now
+            )
+            emailed = False
+            if pending and self._opt_in is not None:
+                emailed = self._opt_in.request_confirmation(
+                    uow,
+                    subject,
+                    pseudonym,
+                    given_at=given_at,
+                    now=now,
+                    consent_text_version=text_version,
+                    lang=command.language,
+                    source=source,
+                    idempotency_key=key,
+                )
+            given = (marketing is not None) + (command.rodo_consent is not None)
+            return _Outcome(superseded, given, pending, emailed)
+
+        subject, outcome = self._change(
             email,
             caller,
             ConsentAction.RECORD,
-            lambda s, at: s.record(marketing=command.marketing_consent, rodo=command.rodo_consent, at=at),
-            reason=check_length("reason", command.reason, MAX_REASON_LENGTH),
-            source=check_length("source", command.source, MAX_LABEL_LENGTH),
-            consent_text_version=check_length(
-                "consent_text_version", command.consent_text_version, MAX_LABEL_LENGTH
-            ),
-            idempotency_key=check_length(
-                "idempotency_key", command.idempotency_key, MAX_IDEMPOTENCY_KEY_LENGTH
-            ),
+            record,
+            reason=reason,
+            source=source,
+            consent_text_version=text_version,
+            idempotency_key=key,
+            given_at=command.given_at,
+            audit_as=_audit_outcome,
         )
-        return subject
+        if outcome is None:  # a repeat of a recorded request
+            return Recorded(subject, ())
+        return Recorded(subject, outcome.superseded, outcome.pending)
 
     def unsubscribe(self, email: str, reason: str, caller: CallerIdentity) -> Subject:
         """Marketing off; an unknown email is recorded as a suppression so it is never mailed."""
         normalised = normalise_email(email)
         check_length("reason", reason, MAX_REASON_LENGTH)
         subject, _ = self._change(
-            normalised, caller, ConsentAction.UNSUBSCRIBE, lambda s, at: s.unsubscribe(at), reason=reason
+            normalised,
+            caller,
+            ConsentAction.UNSUBSCRIBE,
+            lambda s, at, _uow, _pseudonym: s.unsubscribe(at),
+            reason=reason,
         )
         return subject
 
@@ -95,7 +163,11 @@ class ConsentService:
         normalised = normalise_email(email)
         check_length("reason", reason, MAX_REASON_LENGTH)
         subject, affected = self._change(
-            normalised, caller, ConsentAction.REVOKE, lambda s, at: s.revoke(at), reason=reason
+            normalised,
+            caller,
+            ConsentAction.REVOKE,
+            lambda s, at, _uow, _pseudonym: s.revoke(at),
+            reason=reason,
         )
         return subject, affected or 0
 
@@ -112,6 +184,12 @@ class ConsentService:
         with self._unit_of_work() as uow:
             subject = uow.subjects.get(normalised)
         return subject is not None and subject.allows(purpose)
+
+    def unsubscribe_token(self, email: str) -> str:
+        """The signed token of the person's one-click unsubscribe link; empty without signed links."""
+        if self._opt_in is None:
+            return ""
+        return self._opt_in.unsubscribe_token(self._pseudonymize(normalise_email(email)))
 
     def audit_log(
         self,
@@ -147,12 +225,14 @@ class ConsentService:
         email: str,
         caller: CallerIdentity,
         action: ConsentAction,
-        apply: Callable[[Subject, dt.datetime], R],
+        apply: Callable[[Subject, dt.datetime, UnitOfWork, str], R],
         *,
         reason: str = "",
         source: str = API_SOURCE,
         consent_text_version: str = "",
         idempotency_key: str = "",
+        given_at: dt.datetime | None = None,
+        audit_as: Callable[[R, ConsentAction, str], tuple[ConsentAction, str]] | None = None,
     ) -> tuple[Subject, R | None]:
         """Applies one change and audits it; a request whose idempotency key was recorded before
         changes nothing and answers the subject as it is (and None)."""
@@ -163,7 +243,9 @@ class ConsentService:
             # Checked under the subject's lock: a concurrent repeat waits here and then finds the key.
             if idempotency_key and uow.audit_log.has_idempotency_key(idempotency_key):
                 return subject, None
-            result = apply(subject, now)
+            result = apply(subject, now, uow, pseudonym)
+            if audit_as is not None:
+                action, reason = audit_as(result, action, reason)
             uow.subjects.save(subject, now)
             uow.audit_log.append(
                 pseudonym,
@@ -179,10 +261,34 @@ class ConsentService:
                     consent_text_version=consent_text_version,
                     request_id=caller.request_id[:_MAX_REQUEST_ID],
                     idempotency_key=idempotency_key or None,
+                    given_at=min(given_at, now) if given_at else now,
                 ),
             )
             uow.commit()
         return subject, result
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    superseded: tuple[Purpose, ...]
+    given: int  # how many consents were applied or superseded (a pending grant is neither)
+    pending: bool
+    emailed: bool
+
+
+def _audit_outcome(outcome: _Outcome, action: ConsentAction, reason: str) -> tuple[ConsentAction, str]:
+    """A record whose every change was outranked is audited as superseded, one waiting for the
+    confirmation as pending; the reason notes what was superseded and whether an email went out."""
+    notes = []
+    if outcome.superseded:
+        notes.append(f"[superseded: {', '.join(p.value for p in outcome.superseded)}]")
+        if len(outcome.superseded) == outcome.given and not outcome.pending:
+            action = ConsentAction.SUPERSEDED
+    if outcome.pending:
+        action = ConsentAction.PENDING
+        sent = "confirmation email sent" if outcome.emailed else "confirmation email sent earlier"
+        notes.append(f"[marketing pending confirmation, {sent}]")
+    return action, " ".join([reason, *notes]).strip()
 
 
 def _parse_action(action: str) -> ConsentAction:

@@ -8,14 +8,16 @@ import datetime as dt
 import grpc
 
 from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
+from services.consent.application.optin import OptIn
 from services.consent.application.service import ConsentService, RecordConsent
 from services.consent.domain.model import AuditEntry, Purpose, Subject
-from services.runtime.errors import InvalidArgument
+from services.runtime.errors import FailedPrecondition, InvalidArgument
 from services.runtime.grpc_server import caller_identity
 from services.runtime.timestamps import timestamp
 
 UNSUBSCRIBED_MESSAGE = "Successfully unsubscribed from marketing emails"
 REVOKED_MESSAGE = "All consents revoked. Your data will not be processed."
+CONFIRMED_MESSAGE = "Marketing consent confirmed"
 
 _PURPOSES = {
     consent_pb2.CONSENT_PURPOSE_MARKETING: Purpose.MARKETING,
@@ -24,8 +26,9 @@ _PURPOSES = {
 
 
 class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
-    def __init__(self, service: ConsentService) -> None:
+    def __init__(self, service: ConsentService, opt_in: OptIn | None = None) -> None:
         self._service = service
+        self._links = opt_in
 
     def RecordConsent(
         self, request: consent_pb2.RecordConsentRequest, context: grpc.ServicerContext
@@ -38,9 +41,17 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             consent_text_version=request.consent_text_version,
             reason=request.reason,
             idempotency_key=request.idempotency_key,
+            given_at=request.given_at.ToDatetime(dt.UTC) if request.HasField("given_at") else None,
+            confirm_by_email=request.confirm_by_email,
+            language=request.language,
         )
-        subject = self._service.record_consent(command, caller_identity(context))
-        return consent_pb2.RecordConsentResponse(**_status_fields(subject))
+        recorded = self._service.record_consent(command, caller_identity(context))
+        return consent_pb2.RecordConsentResponse(
+            **_status_fields(recorded.subject),
+            applied=recorded.applied,
+            superseded_purposes=[purpose.value for purpose in recorded.superseded],
+            marketing_pending=recorded.marketing_pending,
+        )
 
     def Unsubscribe(
         self, request: consent_pb2.UnsubscribeRequest, context: grpc.ServicerContext
@@ -71,7 +82,27 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
             raise InvalidArgument(
                 "purpose", "must be CONSENT_PURPOSE_MARKETING or CONSENT_PURPOSE_PROCESSING"
             )
-        return consent_pb2.CheckConsentResponse(allowed=self._service.check(request.email, purpose))
+        allowed = self._service.check(request.email, purpose)
+        marketing = allowed and purpose is Purpose.MARKETING
+        token = self._service.unsubscribe_token(request.email) if marketing else ""
+        return consent_pb2.CheckConsentResponse(allowed=allowed, unsubscribe_token=token)
+
+    def UnsubscribeOneClick(
+        self, request: consent_pb2.UnsubscribeOneClickRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.UnsubscribeResponse:
+        self._opt_in().unsubscribe(request.token, caller_identity(context))
+        return consent_pb2.UnsubscribeResponse(success=True, message=UNSUBSCRIBED_MESSAGE)
+
+    def ConfirmConsent(
+        self, request: consent_pb2.ConfirmConsentRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.ConfirmConsentResponse:
+        self._opt_in().confirm(request.token, caller_identity(context))
+        return consent_pb2.ConfirmConsentResponse(confirmed=True, message=CONFIRMED_MESSAGE)
+
+    def _opt_in(self) -> OptIn:
+        if self._links is None:
+            raise FailedPrecondition("signed links are not configured")
+        return self._links
 
     def ListAuditLog(
         self, request: consent_pb2.ListAuditLogRequest, context: grpc.ServicerContext
@@ -114,4 +145,5 @@ def _audit_entry(entry: AuditEntry) -> consent_pb2.AuditEntry:
         request_id=entry.request_id,
         marketing_consent=entry.marketing_consent,
         rodo_consent=entry.rodo_consent,
+        given_at=timestamp(entry.given_at or entry.occurred_at),
     )

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 
 from google.rpc import code_pb2
 
+from services.gateway.application import links
 from services.gateway.application.auth import ADMIN_KEY_HEADER, AdminAuth
 from services.gateway.application.clients import ClientContext
 from services.gateway.application.contracts import HttpBinding
@@ -29,6 +30,7 @@ from services.gateway.application.errors import (
     payload_too_large,
     unsupported_media_type,
 )
+from services.gateway.application.links import LinkRoute
 from services.gateway.application.policies import RoutePolicy
 from services.gateway.application.ports import UpstreamError, Upstreams
 from services.gateway.application.ratelimit import Decision, RateLimiter, policy_header, rate_limit_headers
@@ -98,7 +100,7 @@ class LocalRoute:
     handler: Callable[[HttpRequest], Awaitable[HttpReply]]
 
 
-Route = UpstreamRoute | LocalRoute
+Route = UpstreamRoute | LocalRoute | LinkRoute
 
 
 class Gateway:
@@ -135,6 +137,8 @@ class Gateway:
         try:
             if isinstance(route, LocalRoute):
                 return await route.handler(request), template
+            if isinstance(route, LinkRoute):
+                return await self._link(route, found.variables, request), template
             return await self._forward(route, found.variables, request), template
         except ClientDisconnected:
             raise
@@ -171,6 +175,43 @@ class Gateway:
             return HttpReply(200, route.renderer.render(response), headers)
         except GatewayError as error:
             return HttpReply.error(error, headers)
+
+    async def _link(self, route: LinkRoute, path: dict[str, str], request: HttpRequest) -> HttpReply:
+        """A signed link in an email (see links.py): GET shows its page, POST a form acts on it."""
+        lang = links.language(request.headers)
+        headers = list(links.PAGE_HEADERS)
+        try:
+            if route.policy.rate_policies:
+                decision = await self._limiter.check(request.client.key, route.policy.rate_policies)
+                headers += rate_limit_headers(decision, route.policy_header)
+                if not decision.allowed:
+                    raise _too_many_requests(decision)
+            if request.method == "GET":
+                return HttpReply(200, links.page(route, "ask", lang), headers, links.HTML)
+            links.form_media_type(request.headers.get("content-type"))
+            try:
+                body = await request.read_body()
+            except BodyTooLarge:
+                raise payload_too_large(self._max_body_bytes) from None
+            fields = links.form_fields(request.headers.get("content-type", b""), body)
+            if route.one_click:
+                links.check_one_click(fields)
+            identity = CallerIdentity(
+                request.client.key, request.client.user_agent, request.client.request_id
+            )
+            try:
+                await self._upstreams.call(
+                    route.binding,
+                    route.request_message(path["token"]),
+                    identity.as_metadata(),
+                    self._timeout,
+                )
+            except UpstreamError as error:
+                raise upstream_failure(route.binding.service_key, error, self._timeout) from None
+            return HttpReply(200, links.page(route, "done", lang), headers, links.HTML)
+        except GatewayError as error:
+            page = links.error_page(error.message, lang)
+            return HttpReply(error.status, page, [*error.headers, *headers], links.HTML)
 
     async def _body(self, route: UpstreamRoute, request: HttpRequest) -> bytes | None:
         headers = request.headers

@@ -17,6 +17,7 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from services.gateway.application.auth import TOKEN_PARAMETER, Access
 from services.gateway.application.contracts import enum_of, is_map, message_of, real_oneofs
 from services.gateway.application.dispatch import LocalRoute, Route, UpstreamRoute
+from services.gateway.application.links import LinkRoute, link_operation
 from services.gateway.application.routing import PathTemplate
 from services.gateway.application.translation import (
     FLOAT32_MAX,
@@ -192,6 +193,8 @@ def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, titl
     for method, template, route in sorted(entries, key=lambda e: (e[1].text, e[0])):
         if isinstance(route, LocalRoute):
             operation = _local_operation(route)
+        elif isinstance(route, LinkRoute):
+            operation = link_operation(method, route)
         else:
             operation = _upstream_operation(method, template, route, schemas)
         base_id = operation["operationId"]

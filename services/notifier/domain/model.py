@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -15,6 +16,8 @@ MAX_SLACK_TEXT = 4000
 MAX_ITEM_NAME = 255
 MAX_SUBJECT = 200
 MAX_BODY = 20_000
+MAX_URL = 2000
+_URL = re.compile(r"^https?://[\x21-\x7e]+$")  # printable ASCII: no spaces, no line breaks, no '<>'-escapes
 
 
 class Channel(StrEnum):
@@ -49,6 +52,7 @@ class EmailMessage:
     to: str
     subject: str
     body: str
+    list_unsubscribe: str = ""  # the one-click unsubscribe URL of a marketing email (RFC 8058)
 
     channel = Channel.EMAIL
 
@@ -81,11 +85,19 @@ def monday_item(item_name: str, column_values_json: str) -> MondayItem:
     return MondayItem(name, columns)
 
 
-def email_message(to: str, subject: str, body: str) -> EmailMessage:
+def email_message(to: str, subject: str, body: str, list_unsubscribe: str = "") -> EmailMessage:
     subject = _text("email.subject", subject, MAX_SUBJECT)
     if "\r" in subject or "\n" in subject:
         raise InvalidArgument("email.subject", "must be a single line")
-    return EmailMessage(normalise_email(to, "email.to"), subject, _text("email.body", body, MAX_BODY))
+    if list_unsubscribe and (
+        len(list_unsubscribe) > MAX_URL or not _URL.match(list_unsubscribe) or ">" in list_unsubscribe
+    ):
+        raise InvalidArgument(
+            "email.list_unsubscribe_url", f"must be an http(s) URL of at most {MAX_URL} characters"
+        )
+    return EmailMessage(
+        normalise_email(to, "email.to"), subject, _text("email.body", body, MAX_BODY), list_unsubscribe
+    )
 
 
 def idempotency_key(key: str) -> str:
@@ -98,7 +110,10 @@ def message_payload(message: Message) -> dict:
         return {"text": message.text}
     if isinstance(message, MondayItem):
         return {"item_name": message.item_name, "column_values": message.column_values}
-    return {"to": message.to, "subject": message.subject, "body": message.body}
+    payload = {"to": message.to, "subject": message.subject, "body": message.body}
+    if message.list_unsubscribe:
+        payload["list_unsubscribe"] = message.list_unsubscribe
+    return payload
 
 
 def message_from_payload(channel: Channel, payload: dict) -> Message:
@@ -106,7 +121,9 @@ def message_from_payload(channel: Channel, payload: dict) -> Message:
         return SlackMessage(payload["text"])
     if channel is Channel.MONDAY:
         return MondayItem(payload["item_name"], payload["column_values"])
-    return EmailMessage(payload["to"], payload["subject"], payload["body"])
+    return EmailMessage(
+        payload["to"], payload["subject"], payload["body"], payload.get("list_unsubscribe", "")
+    )
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,8 @@ def _message(request: pb.NotifyRequest) -> Message:
     if kind == "monday":
         return monday_item(request.monday.item_name, request.monday.column_values_json)
     if kind == "email":
-        return email_message(request.email.to, request.email.subject, request.email.body)
+        email = request.email
+        return email_message(email.to, email.subject, email.body, email.list_unsubscribe_url)
     raise InvalidArgument("message", "one of slack, monday or email is required")
 
 

@@ -7,6 +7,7 @@ import time
 
 import grpc
 import pytest
+from google.protobuf import json_format
 from sqlalchemy import select
 
 from novahouse.chat.v1 import chat_pb2 as pb
@@ -84,13 +85,14 @@ def test_consent_given_in_the_widget_is_recorded_with_the_visitors_identity(stac
 
     wait_until(recorded)
     entry = recorded()
+    # Marketing consent from the public chat waits for the mailbox owner's confirmation.
     assert (entry.action, entry.source, entry.consent_text_version) == (
-        "record-consent",
+        "consent-pending",
         "chat",
         "widget-2026-11",
     )
     assert (entry.ip_address, entry.user_agent) == ("203.0.113.9", "Mozilla/5.0 (Android 15)")
-    assert (entry.marketing_consent, entry.rodo_consent) == (True, True)
+    assert (entry.marketing_consent, entry.rodo_consent) == (False, True)
 
 
 def test_consent_handed_over_twice_is_recorded_once(stack):
@@ -112,7 +114,7 @@ def test_consent_handed_over_twice_is_recorded_once(stack):
 
     wait_until(entries)
     with grpc.insecure_channel(stack.consent_address) as channel:  # the relay's call, made again
-        repeat = consent_pb2.RecordConsentRequest(**request)
+        repeat = json_format.ParseDict(request, consent_pb2.RecordConsentRequest())
         consent_pb2_grpc.ConsentServiceStub(channel).RecordConsent(repeat, timeout=5)
     assert len(entries()) == 1
 

@@ -42,7 +42,7 @@ def test_lock_creates_a_subject_once_and_save_round_trips(unit_of_work):
     with unit_of_work() as uow:
         subject = uow.subjects.lock("a@example.com", "p" * 64, NOW)
         assert (subject.marketing_consent, subject.rodo_consent, subject.last_action) == (False, False, None)
-        subject.record(marketing=True, rodo=True, at=NOW)
+        subject.record(marketing=True, rodo=True, given_at=NOW, at=NOW)
         uow.subjects.save(subject, NOW)
         uow.commit()
     with unit_of_work() as uow:
@@ -53,6 +53,7 @@ def test_lock_creates_a_subject_once_and_save_round_trips(unit_of_work):
         ConsentAction.RECORD,
         NOW,
     )
+    assert (again.marketing_at, again.rodo_at) == (NOW, NOW)  # event times, for supersession
 
 
 def test_an_uncommitted_unit_of_work_leaves_nothing(unit_of_work, engine):

@@ -10,7 +10,7 @@ NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 
 def test_recording_changes_only_the_flags_given():
     subject = Subject("a@b.pl", marketing_consent=True, rodo_consent=False)
-    subject.record(marketing=None, rodo=True, at=NOW)
+    subject.record(marketing=None, rodo=True, given_at=NOW, at=NOW)
     assert (subject.marketing_consent, subject.rodo_consent) == (True, True)
     assert (subject.last_action, subject.last_action_at) == (ConsentAction.RECORD, NOW)
 
@@ -19,9 +19,10 @@ def test_unsubscribe_lasts_until_marketing_consent_is_given_again():
     subject = Subject("a@b.pl", marketing_consent=True, rodo_consent=True)
     subject.unsubscribe(NOW)
     assert (subject.marketing_consent, subject.rodo_consent, subject.unsubscribed) == (False, True, True)
-    subject.record(marketing=False, rodo=None, at=NOW)
+    later = NOW + dt.timedelta(seconds=1)
+    subject.record(marketing=False, rodo=None, given_at=later, at=later)
     assert subject.unsubscribed
-    subject.record(marketing=True, rodo=None, at=NOW)
+    subject.record(marketing=True, rodo=None, given_at=later + dt.timedelta(seconds=1), at=later)
     assert not subject.unsubscribed
 
 

@@ -118,7 +118,7 @@ def test_recorded_consent_keeps_what_the_person_was_shown(service, uow):
     command = RecordConsent(
         "a@b.pl", True, None, source="chat", consent_text_version="2026-10", reason="widget"
     )
-    subject = service.record_consent(command, CALLER)
+    subject = service.record_consent(command, CALLER).subject
     assert (subject.marketing_consent, subject.rodo_consent) == (True, False)
     entry = uow.stored_audit[0][1]
     assert (entry.source, entry.consent_text_version, entry.marketing_consent) == ("chat", "2026-10", True)
@@ -170,12 +170,14 @@ def test_audit_log_pages_newest_first(service):
     assert [e.email for e in service.audit_log(email="P3@b.pl").entries] == ["p3@b.pl"]
 
 
-def test_a_repeat_with_the_same_idempotency_key_answers_the_status_without_a_new_entry(service, uow):
+def test_a_repeat_with_the_same_idempotency_key_answers_the_status_without_a_new_entry(uow):
+    ticks = itertools.count()
+    service = ConsentService(lambda: uow, PSEUDONYMIZE, clock=lambda: NOW + dt.timedelta(seconds=next(ticks)))
     grant = RecordConsent("anna@example.com", True, True, source="chat", idempotency_key="chat:consent:7")
-    first = service.record_consent(grant, CALLER)
+    first = service.record_consent(grant, CALLER).subject
     service.unsubscribe("anna@example.com", "", CALLER)
 
-    repeat = service.record_consent(grant, CALLER)
+    repeat = service.record_consent(grant, CALLER).subject
 
     assert first.marketing_consent is True
     assert repeat.marketing_consent is False  # the current status: the later unsubscribe stands
@@ -185,7 +187,7 @@ def test_a_repeat_with_the_same_idempotency_key_answers_the_status_without_a_new
     ]
     assert uow.stored_audit[0][1].idempotency_key == "chat:consent:7"
     other_key = dataclasses.replace(grant, idempotency_key="chat:consent:8")
-    assert service.record_consent(other_key, CALLER).marketing_consent is True
+    assert service.record_consent(other_key, CALLER).subject.marketing_consent is True
     assert len(uow.stored_audit) == 3
 
 

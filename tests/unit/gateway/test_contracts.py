@@ -26,6 +26,9 @@ DOCUMENTED_ROUTES = {
     ("POST", "/api/unsubscribe", "novahouse.consent.v1.ConsentService.Unsubscribe"),
     ("POST", "/api/revoke-consent", "novahouse.consent.v1.ConsentService.RevokeConsent"),
     ("GET", "/api/unsubscribe/status/{email}", "novahouse.consent.v1.ConsentService.GetConsentStatus"),
+    # Signed links in emails (issue 11): the gateway takes form bodies and answers HTML on these two.
+    ("POST", "/api/unsubscribe/one-click/{token}", "novahouse.consent.v1.ConsentService.UnsubscribeOneClick"),
+    ("POST", "/api/consent/confirm/{token}", "novahouse.consent.v1.ConsentService.ConfirmConsent"),
     ("GET", "/api/admin/consent/audit-log", "novahouse.consent.v1.ConsentService.ListAuditLog"),
     ("POST", "/api/admin/followups/send", "novahouse.chat.v1.ChatService.SendFollowup"),
     ("GET", "/api/admin/followups/due", "novahouse.chat.v1.ChatService.ListDueFollowups"),

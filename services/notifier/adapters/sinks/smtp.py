@@ -44,6 +44,9 @@ class SmtpSink:
         mail["Subject"] = message.subject
         mail["Date"] = email.utils.formatdate(localtime=False)
         mail["Message-ID"] = email.utils.make_msgid(domain=self._sender.rpartition("@")[2] or None)
+        if message.list_unsubscribe:  # a marketing email: RFC 8058 one-click unsubscribe
+            mail["List-Unsubscribe"] = f"<{message.list_unsubscribe}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(message.body)
         try:
             self._send(mail)
