@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from tests.support.processes import REPO_ROOT
-from tests.support.variables import all_variables
+from tests.support.variables import all_variables, variables_by_service
 
 # Read by docker-compose.yml itself, not by the code.
 COMPOSE_ONLY = {"POSTGRES_PASSWORD", "GATEWAY_PUBLISH_PORT"}
@@ -53,6 +53,23 @@ def test_the_services_table_lists_every_variable_the_services_read_and_nothing_e
     documented = documented_by_section()["The services"]
     assert all_variables() - documented == set(), "read by a service but not documented"
     assert documented - all_variables() == set(), "documented but read by no service"
+
+
+def test_the_used_by_column_names_the_services_that_read_each_variable():
+    every_grpc_service = {"consent", "notifier", "chat"}
+    aliases = {"every gRPC service": every_grpc_service, "every service": every_grpc_service | {"gateway"}}
+    read_by = variables_by_service()
+    wrong = []
+    for line in (REPO_ROOT / "docs" / "configuration.md").read_text().splitlines():
+        cells = [cell.strip() for cell in line.split("|")[1:-1]]
+        names = _NAME.findall(cells[0]) if len(cells) == 4 else []
+        if not names:
+            continue
+        used_by = aliases.get(cells[2]) or {part.strip() for part in cells[2].split(",")}
+        readers = {service for service, variables in read_by.items() if set(names) & variables}
+        if used_by != readers:
+            wrong.append(f"{', '.join(names)}: documented {sorted(used_by)}, read by {sorted(readers)}")
+    assert wrong == []
 
 
 def test_the_compose_and_test_tables_list_what_compose_tests_and_bench_read():

@@ -129,7 +129,7 @@ class ConsentService:
             given = (marketing is not None) + (command.rodo_consent is not None)
             return _Outcome(superseded, given, pending, emailed)
 
-        subject, outcome = self._change(
+        changed = self._change(
             email,
             caller,
             ConsentAction.RECORD,
@@ -141,6 +141,7 @@ class ConsentService:
             given_at=command.given_at,
             audit_as=_audit_outcome,
         )
+        subject, outcome = changed  # unpacked apart: in place, mypy would solve R as `_Outcome | None`
         if outcome is None:  # a repeat of a recorded request
             return Recorded(subject, ())
         return Recorded(subject, outcome.superseded, outcome.pending)

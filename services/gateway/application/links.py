@@ -18,6 +18,7 @@ from email import policy
 from email.parser import BytesParser
 from urllib.parse import parse_qsl
 
+from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from services.gateway.application.contracts import HttpBinding
@@ -90,7 +91,7 @@ class LinkRoute:
     def one_click(self) -> bool:
         return self.binding.rpc_name == UNSUBSCRIBE_RPC
 
-    def request_message(self, token: str) -> object:
+    def request_message(self, token: str) -> Message:
         return GetMessageClass(self.binding.method.input_type)(token=token)
 
 
