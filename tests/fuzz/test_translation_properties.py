@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.gateway.application.errors import GatewayError
+from services.gateway.application.request_decoding import RequestTranslator
+from services.gateway.application.response_rendering import ResponseRenderer
 from services.gateway.application.routing import PathTemplate
-from services.gateway.application.translation import RequestTranslator, ResponseRenderer
 from services.gateway.bootstrap import load_bindings
 from tests.fuzz.protobuf_strategies import TEXT, all_types, messages
 from tests.support.bindings import synthetic_binding

@@ -34,8 +34,9 @@ from services.gateway.application.links import LinkRoute
 from services.gateway.application.policies import RoutePolicy
 from services.gateway.application.ports import UpstreamError, Upstreams
 from services.gateway.application.ratelimit import Decision, RateLimiter, policy_header, rate_limit_headers
+from services.gateway.application.request_decoding import RequestTranslator
+from services.gateway.application.response_rendering import ResponseRenderer
 from services.gateway.application.routing import InvalidPathVariable, MethodNotAllowed, RouteTable
-from services.gateway.application.translation import RequestTranslator, ResponseRenderer
 from services.runtime.identity import CallerIdentity
 
 log = logging.getLogger(__name__)

@@ -17,14 +17,14 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from services.gateway.application.auth import TOKEN_PARAMETER, Access
 from services.gateway.application.contracts import enum_of, is_map, message_of, real_oneofs
 from services.gateway.application.dispatch import LocalRoute, Route, UpstreamRoute
-from services.gateway.application.links import LinkRoute, link_operation
-from services.gateway.application.routing import PathTemplate
-from services.gateway.application.translation import (
+from services.gateway.application.json_values import (
     FLOAT32_MAX,
     INT_RANGES,
     SIXTY_FOUR_BIT,
     WRAPPER_TYPES,
 )
+from services.gateway.application.links import LinkRoute, link_operation
+from services.gateway.application.routing import PathTemplate
 
 F = FieldDescriptor
 INPUT, OUTPUT = "input", "output"

@@ -13,8 +13,8 @@ from services.gateway.application.dispatch import HttpReply, LocalRoute
 from services.gateway.application.errors import GatewayError
 from services.gateway.application.openapi import INPUT, SchemaBuilder, openapi_document
 from services.gateway.application.policies import RoutePolicies
+from services.gateway.application.request_decoding import RequestTranslator
 from services.gateway.application.routing import RouteTable
-from services.gateway.application.translation import RequestTranslator
 from services.gateway.bootstrap import load_bindings, upstream_entries
 from services.gateway.settings import GatewaySettings
 from services.runtime.config import Environment
