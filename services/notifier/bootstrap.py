@@ -10,9 +10,11 @@ from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.adapters.sinks.monday import MondayGraphQLSink
 from services.notifier.adapters.sinks.slack import SlackWebhookSink
 from services.notifier.adapters.sinks.smtp import SmtpSink
+from services.notifier.application.dead_letters import DeadLetterAdmin
+from services.notifier.application.delivery import DeliveryService
 from services.notifier.application.dispatcher import Dispatcher, Route
+from services.notifier.application.escalation import Escalation
 from services.notifier.application.ports import Sink
-from services.notifier.application.service import NotifierService
 from services.notifier.domain.model import Channel, PermanentFailure, RateLimited
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.notifier.settings import NotifierSettings
@@ -72,18 +74,23 @@ def build(settings: NotifierSettings) -> Application:
         )
         for channel, sink in _sinks(settings).items()
     }
-    service = NotifierService(
-        lambda: NotifierUnitOfWork(sessions),
-        Dispatcher(routes, settings.missing),
+
+    def unit_of_work() -> NotifierUnitOfWork:
+        return NotifierUnitOfWork(sessions)
+
+    dispatcher = Dispatcher(routes, settings.missing)
+    delivery = DeliveryService(
+        unit_of_work,
+        dispatcher,
         RetryPolicy(settings.max_retries, settings.backoff_base_seconds, settings.backoff_max_seconds),
+        Escalation(unit_of_work, dispatcher, settings.escalation_email),
         lease_seconds=settings.lease_seconds,
-        cleanup_days=settings.cleanup_days,
-        escalation_email=settings.escalation_email,
     )
-    servicer = NotifierServicer(service)
+    dead_letters = DeadLetterAdmin(unit_of_work, dispatcher, cleanup_days=settings.cleanup_days)
+    servicer = NotifierServicer(delivery, dead_letters)
     scheduler = JobScheduler(enabled=settings.scheduler_enabled)
-    scheduler.every(settings.retry_interval_seconds, "dlq_retry", service.retry)
-    scheduler.every(CLEANUP_INTERVAL_SECONDS, "dlq_cleanup", service.cleanup)
+    scheduler.every(settings.retry_interval_seconds, "dlq_retry", delivery.retry)
+    scheduler.every(CLEANUP_INTERVAL_SECONDS, "dlq_cleanup", dead_letters.cleanup)
     diagnostics = Diagnostics("notifier")
     diagnostics.add_probe("database", database_probe(engine))
     if redis_client is not None:
