@@ -9,7 +9,7 @@ PROTO_DIR := protos
 SERVICES := consent notifier chat
 
 # `protos` is also a directory: without .PHONY make would call the target up to date.
-.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test lint migrate clean bench
+.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test test-unit lint migrate clean bench
 
 install: $(STAMP)
 
@@ -43,6 +43,11 @@ migrate: protos
 
 test: protos
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The use cases against in-memory fakes (tests/unit): no server, no database file, no network, which
+# tests/unit/conftest.py enforces. Part of `test` as well.
+test-unit: protos
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
 # Not part of `test`: the stack under load against the Flask baseline (bench/RESULTS.md). Installs the
 # `bench` extra and Debian's `hey` load generator when missing. BENCH_SCALE=0.1 for a quick try.

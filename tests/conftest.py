@@ -12,6 +12,7 @@ import os
 import shutil
 from collections.abc import Callable
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 import redis
@@ -29,6 +30,7 @@ from tests.support.postgres_server import PrivatePostgres, postgres_binaries
 from tests.support.redis_server import PrivateRedis
 
 REQUIRE_SERVICES = os.environ.get("TEST_REQUIRE_SERVICES", "") == "1"
+UNIT_TESTS = Path(__file__).parent / "unit"
 
 
 def _redis_url() -> str | None:
@@ -45,8 +47,9 @@ def _redis_reachable(url: str) -> bool:
         client.close()
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
-    if not REQUIRE_SERVICES:
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Checks the servers once the tests are known: a run of tests/unit alone needs none."""
+    if not REQUIRE_SERVICES or all(_is_unit(item) for item in session.items):
         return
     problems = []
     pg_url = postgres_admin_url()
@@ -61,6 +64,10 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         problems.append(f"Redis at {redis_url} is unreachable")
     if problems:
         pytest.exit("TEST_REQUIRE_SERVICES=1 but " + "; ".join(problems), returncode=3)
+
+
+def _is_unit(item: pytest.Item) -> bool:
+    return UNIT_TESTS in item.path.parents
 
 
 def _unavailable(reason: str) -> None:

@@ -30,6 +30,7 @@ from services.gateway.application.links import LINK_RPCS, LinkRoute
 from services.gateway.application.openapi import openapi_document
 from services.gateway.application.policies import RoutePolicies
 from services.gateway.application.routing import PathTemplate, RouteTable, TemplateError
+from services.gateway.console.routes import ConsoleParts, console_routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.transport.app import create_app
 from services.runtime.config import ConfigError, Environment
@@ -127,6 +128,13 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
             await upstreams.close()
             log.info("%s stopped", NAME)
 
+    console = console_routes(
+        settings.console,
+        settings.admin_api_key,
+        ConsoleParts(
+            upstreams, bindings, deep_health, limiter, table, gateway.handle, settings.trusted_proxies
+        ),
+    )
     return create_app(
         gateway,
         resolver=ClientKeyResolver(settings.trusted_proxies),
@@ -134,6 +142,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
         cors_origins=settings.cors_origins,
         methods=sorted({method for method, _, _ in entries}),
         lifespan=lifespan,
+        routes=console,
     )
 
 

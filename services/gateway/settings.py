@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 from limits import RateLimitItem, parse_many
 
+from services.gateway.console.settings import ConsoleSettings
 from services.runtime.config import ConfigError, Environment, parse_host_port
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
 
@@ -56,6 +57,7 @@ class GatewaySettings:
     upstream_timeout_seconds: float
     shutdown_grace_seconds: float
     log_level: str
+    console: ConsoleSettings
 
     @classmethod
     def from_env(
@@ -100,6 +102,7 @@ class GatewaySettings:
             upstream_timeout_seconds=env.number("UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01, maximum=3600),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            console=ConsoleSettings.from_env(env),
         )
 
 

@@ -7,8 +7,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, Stack
 from tests.support.polling import eventually
+from tests.support.system import ADMIN, Stack, alerted_leads, hot_lead
 
 NOTIFIER = "novahouse.notifier.v1.NotifierService"
 
@@ -19,18 +19,6 @@ def stack(tmp_path_factory, sinks_environ):
         running = Stack(exits, str(tmp_path_factory.mktemp("e2e")), sinks_environ)
         yield running
         running.close()
-
-
-def hot_lead(http, session: str, n: int) -> dict:
-    message = f"lead{n}@example.com, tel. 601 234 {n:03d}, budżet 120 tys zł"
-    answer = http.post("/api/chatbot/chat", json={"message": message, "session_id": session})
-    assert answer.status_code == 200, answer.text
-    return answer.json()
-
-
-def alerted_leads(slack) -> list[str]:
-    """Lead ids in the alerts Slack accepted, in order (one per delivery)."""
-    return [body["text"].split("#")[1].split(" ")[0] for body in slack.delivered()]
 
 
 def slack_breaker(http) -> str:

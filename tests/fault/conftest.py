@@ -1,4 +1,4 @@
-"""The fault suite: the four services as processes (tests/e2e's Stack) on a private PostgreSQL and a
+"""The fault suite: the four services as processes (tests/support/system.py) on a private PostgreSQL and a
 private Redis that the tests stop, kill and restart under load, with fake Slack, Monday and SMTP
 servers. Every test starts its own stack, with databases of its own on the module's server."""
 
@@ -10,7 +10,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from tests.e2e.conftest import Stack
+from tests.support.system import Stack
 
 # Short timeouts, leases and retry intervals, so an outage and the recovery after it take seconds.
 FAST = {
@@ -49,9 +49,3 @@ def start_stack(tmp_path, private_postgres, private_redis, sinks_environ) -> Cal
 def http_client() -> Callable[[Stack], httpx.Client]:
     with ExitStack() as exits:
         yield lambda stack: exits.enter_context(httpx.Client(base_url=stack.url, timeout=15))
-
-
-def dependency(stack: Stack, service: str, name: str) -> dict:
-    """One dependency from a service's diagnostics, e.g. ("chat", "outbox") -> {"detail": ...}."""
-    diagnostics = stack.grpc(service).call("novahouse.runtime.v1.DiagnosticsService/GetDiagnostics", {})
-    return next(d for d in diagnostics["dependencies"] if d["name"] == name)

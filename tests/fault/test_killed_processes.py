@@ -9,12 +9,11 @@ from collections import Counter
 from sqlalchemy import func, select
 
 from services.chat.adapters.tables import followup_events, messages
-from tests.e2e.conftest import ADMIN
-from tests.e2e.test_outages import alerted_leads, hot_lead
 from tests.support.databases import query
 from tests.support.network import free_port
 from tests.support.polling import eventually
 from tests.support.processes import ServiceProcess
+from tests.support.system import ADMIN, alerted_leads, hot_lead
 
 VISITORS = 16
 

@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from services.chat.adapters.tables import conversations, messages
 from services.consent.adapters.tables import audit_log, subjects
-from tests.fault.conftest import dependency
 from tests.support.databases import query
 from tests.support.load import CONSENT_MARK, ChatLoad
 from tests.support.polling import eventually
+from tests.support.system import dependency
 
 RECOVERY_SECONDS = 10  # pooled connections are re-checked, so the first calls after the restart succeed
 

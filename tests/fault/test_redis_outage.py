@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from tests.e2e.test_outages import alerted_leads, hot_lead
-from tests.fault.conftest import dependency
 from tests.support.load import ChatLoad
 from tests.support.polling import eventually
+from tests.support.system import alerted_leads, dependency, hot_lead
 
 
 def test_redis_killed_under_load_costs_no_answer_and_is_used_again_once_back(

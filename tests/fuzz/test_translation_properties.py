@@ -1,7 +1,7 @@
-"""Properties of the gateway's JSON ⇄ protobuf translation (services/gateway/application/translation.py),
-for the real request and response types of every route and for a test message with every kind of field:
-what the gateway prints it reads back unchanged, and whatever a client sends is either a message or the
-documented 400 naming the field, never another exception."""
+"""Properties of the gateway's JSON ⇄ protobuf translation (services/gateway/application/: json_values,
+request_decoding, response_rendering), for the real request and response types of every route and for
+a test message with every kind of field: what the gateway prints it reads back unchanged, and whatever a
+client sends is either a message or the documented 400 naming the field, never another exception."""
 
 from __future__ import annotations
 

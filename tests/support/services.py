@@ -77,3 +77,11 @@ def start_chat(environ: dict[str, str]) -> RunningService:
     from services.chat.settings import ChatSettings
 
     return ENTRY_POINT.start(ChatSettings.from_env(Environment(environ)))
+
+
+def start_sqlite_consent(var_dir: str) -> RunningService:
+    """The consent service on a SQLite file in `var_dir`, migrated at start."""
+    from services.runtime.db import normalise_url
+
+    url = normalise_url(f"sqlite:///{var_dir}/consent.db")
+    return start_consent(consent_environ(url, var_dir, AUTO_MIGRATE="true"))

@@ -141,7 +141,7 @@ class ConsentService:
             given_at=command.given_at,
             audit_as=_audit_outcome,
         )
-        subject, outcome = changed  # unpacked apart: in place, mypy would solve R as `_Outcome | None`
+        subject, outcome = changed
         if outcome is None:  # a repeat of a recorded request
             return Recorded(subject, ())
         return Recorded(subject, outcome.superseded, outcome.pending)

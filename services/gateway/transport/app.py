@@ -21,6 +21,7 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.application.clients import ClientContext, ClientKeyResolver, metadata_safe, request_id
@@ -201,7 +202,9 @@ def create_app(
     cors_origins: Sequence[str],
     methods: Sequence[str],
     lifespan: Callable[[Starlette], AbstractAsyncContextManager[None]] | None = None,
+    routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
+    """`routes` are Starlette routes tried before the gateway's router (the console under /admin)."""
     middleware = [Middleware(RequestContextMiddleware, resolver=resolver)]
     if cors_origins:
         middleware.append(
@@ -214,8 +217,13 @@ def create_app(
                 max_age=600,
             )
         )
-    app = Starlette(middleware=middleware, exception_handlers={Exception: _internal_error}, lifespan=lifespan)
-    # No Starlette routes: every path goes to the gateway's router, which matches the raw path.
+    app = Starlette(
+        routes=list(routes),
+        middleware=middleware,
+        exception_handlers={Exception: _internal_error},
+        lifespan=lifespan,
+    )
+    # Every other path goes to the gateway's router, which matches the raw path.
     app.router.default = GatewayEndpoint(gateway, max_body_bytes)
     app.router.redirect_slashes = False
     return app

@@ -11,11 +11,9 @@ import httpx
 import pytest
 import redis
 
-from services.consent.bootstrap import ENTRY_POINT
-from services.runtime.db import normalise_url
-from tests.integration.consent.conftest import consent_settings
 from tests.support.fake_upstreams import start_fake
 from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, GatewayServer, unique_prefix
+from tests.support.services import start_sqlite_consent
 
 HIGH_LIMITS = {
     "CHAT_RATE_LIMIT": "1000 per minute",
@@ -24,15 +22,10 @@ HIGH_LIMITS = {
 }
 
 
-def start_consent(var_dir):
-    url = normalise_url(f"sqlite:///{var_dir}/consent.db")
-    return ENTRY_POINT.start(consent_settings(url, str(var_dir), AUTO_MIGRATE="true"))
-
-
 @pytest.fixture(scope="session")
 def consent_upstream(tmp_path_factory):
     """The real consent service, shared by the gateway tests (they use distinct emails)."""
-    running = start_consent(tmp_path_factory.mktemp("consent"))
+    running = start_sqlite_consent(str(tmp_path_factory.mktemp("consent")))
     yield f"127.0.0.1:{running.port}"
     running.stop()
 

@@ -9,13 +9,13 @@ import grpc
 import httpx
 import pytest
 
-from tests.integration.gateway.conftest import start_consent
+from tests.support.services import start_sqlite_consent
 
 
 @pytest.fixture
 def own_consent(tmp_path):
     """A consent service this test may stop."""
-    running = start_consent(tmp_path)
+    running = start_sqlite_consent(str(tmp_path))
     yield running
     running.stop()
 

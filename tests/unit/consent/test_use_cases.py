@@ -8,70 +8,13 @@ import itertools
 
 import pytest
 
-from services.consent.application.ports import AuditQuery
 from services.consent.application.service import ConsentService, RecordConsent
-from services.consent.domain.model import AuditEntry, ConsentAction, Purpose, Subject
-from services.consent.domain.pseudonym import Pseudonymizer
+from services.consent.domain.model import ConsentAction, Purpose
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
+from tests.unit.consent.fakes import NOW, PSEUDONYMIZE, FakeUnitOfWork
 
 CALLER = CallerIdentity(ip_address="203.0.113.7", user_agent="Mozilla/5.0", request_id="req-1")
-
-
-class FakeUnitOfWork:
-    """Commits copy the working state over the stored one, so an uncommitted change is lost."""
-
-    def __init__(self) -> None:
-        self.stored_subjects: dict[str, Subject] = {}
-        self.stored_audit: list[tuple[str, AuditEntry]] = []
-        self.commits = 0
-        self._ids = itertools.count(1)
-        self.subjects = self
-        self.audit_log = self
-
-    def __enter__(self):
-        self._subjects = {k: dataclasses.replace(v) for k, v in self.stored_subjects.items()}
-        self._audit = list(self.stored_audit)
-        return self
-
-    def __exit__(self, *exc_info):
-        return None
-
-    def commit(self):
-        self.stored_subjects, self.stored_audit = self._subjects, self._audit
-        self.commits += 1
-
-    def get(self, email):
-        return self._subjects.get(email)
-
-    def lock(self, email, pseudonym, now):
-        return self._subjects.setdefault(email, Subject(email))
-
-    def save(self, subject, now):
-        self._subjects[subject.email] = subject
-
-    def append(self, pseudonym, entry):
-        self._audit.append((pseudonym, dataclasses.replace(entry, id=next(self._ids))))
-
-    def has_idempotency_key(self, key):
-        return any(entry.idempotency_key == key for _, entry in self._audit)
-
-    def query(self, query: AuditQuery):
-        found = [
-            dataclasses.replace(entry, email=self._email_of(pseudonym))
-            for pseudonym, entry in reversed(self._audit)
-            if (query.pseudonym is None or pseudonym == query.pseudonym)
-            and (query.action is None or entry.action == query.action)
-            and (query.before_id is None or entry.id < query.before_id)
-        ]
-        return found[: query.limit]
-
-    def _email_of(self, pseudonym):
-        return next((e for e in self._subjects if PSEUDONYMIZE(e) == pseudonym), "")
-
-
-PSEUDONYMIZE = Pseudonymizer(b"unit-test-key-" * 3)
-NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 
 
 @pytest.fixture

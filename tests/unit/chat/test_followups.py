@@ -1,0 +1,153 @@
+"""Follow-ups against memory: due or not, consent asked just before, recorded once, and what happens
+when consent cannot be known yet."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.chat.application.conversations import NOTIFY, VisitorMessage
+from services.chat.application.followups import EMAIL_FOOTER, EMAIL_SUBJECT, ConsentPending, PassReport
+from services.chat.domain.model import FollowupOutcome, Role
+from services.runtime.errors import InvalidArgument, NotFound, Unavailable
+from services.runtime.identity import CallerIdentity
+from tests.unit.chat.fakes import DELAYS, Chat
+
+EMAIL = "anna@example.com"
+
+
+@pytest.fixture
+def chat() -> Chat:
+    return Chat()
+
+
+def visitor(chat: Chat, session: str = "s-1", text: str = f"napiszcie na {EMAIL}", **fields) -> int:
+    answer = chat.conversations.send_message(VisitorMessage(session, text, **fields), CallerIdentity())
+    return answer.conversation_id
+
+
+def followup_events(chat: Chat) -> dict[tuple[int, int], str]:
+    return chat.uow.stored.followups
+
+
+def test_a_followup_is_not_sent_before_the_visitor_has_been_quiet_long_enough(chat):
+    conversation = visitor(chat)
+    chat.clock.advance(DELAYS[0] - 1)
+    assert chat.followups.send(conversation, 1) is FollowupOutcome.NOT_DUE
+    assert followup_events(chat) == {}
+    assert chat.consent.asked == []
+
+
+def test_without_an_email_there_is_nobody_to_ask_and_nothing_is_recorded(chat):
+    conversation = visitor(chat, text="Dzień dobry")
+    chat.clock.advance(DELAYS[0])
+    assert chat.followups.send(conversation, 1) is FollowupOutcome.SKIPPED_NO_CONSENT
+    assert followup_events(chat) == {}
+
+
+def test_without_processing_consent_the_followup_is_recorded_as_skipped_for_good(chat):
+    conversation = visitor(chat)
+    chat.clock.advance(DELAYS[0])
+    assert chat.followups.send(conversation, 1) is FollowupOutcome.SKIPPED_NO_CONSENT
+    assert followup_events(chat) == {(conversation, 1): "skipped_no_consent"}
+    assert chat.followups.send(conversation, 1) is FollowupOutcome.ALREADY_SENT
+    assert chat.uow.outbox_items() == []
+    assert [m.role for m in chat.uow.messages(conversation)] == [Role.USER, Role.BOT]
+
+
+def test_with_processing_consent_the_followup_is_a_chat_message_only(chat):
+    conversation = visitor(chat)
+    chat.consent.granted = {(EMAIL, "processing")}
+    chat.clock.advance(DELAYS[0])
+
+    assert chat.followups.send(conversation, 1) is FollowupOutcome.SENT
+    last = chat.uow.messages(conversation)[-1]
+    assert (last.role, last.text, last.followup_number) == (Role.FOLLOWUP, chat.rules.followup(1), 1)
+    assert chat.uow.outbox_items() == []
+    assert chat.consent.asked == [(EMAIL, "processing"), (EMAIL, "marketing")]
+    assert chat.followups.send(conversation, 1) is FollowupOutcome.ALREADY_SENT
+    assert len(chat.uow.messages(conversation)) == 3
+
+
+def test_with_marketing_consent_the_followup_is_also_emailed_through_the_outbox(chat):
+    conversation = visitor(chat)
+    chat.consent.granted = {(EMAIL, "processing"), (EMAIL, "marketing")}
+    chat.clock.advance(DELAYS[1])
+    woken = chat.woken
+
+    assert chat.followups.send(conversation, 2) is FollowupOutcome.SENT
+    [item] = chat.uow.outbox_items()
+    key = f"followup:{conversation}:2"
+    assert (item.kind, item.key) == (NOTIFY, key)
+    url = f"{chat.public_base_url}/api/unsubscribe/one-click/token-of-{EMAIL}"
+    assert item.payload == {
+        "idempotency_key": key,
+        "email": {
+            "to": EMAIL,
+            "subject": EMAIL_SUBJECT,
+            "body": chat.rules.followup(2) + EMAIL_FOOTER.format(url=url),
+            "list_unsubscribe_url": url,
+        },
+    }
+    assert chat.woken == woken + 1
+
+
+def test_consent_still_in_the_outbox_defers_the_followup_until_it_is_handed_over(chat):
+    conversation = visitor(chat, marketing_consent=True, rodo_consent=True)
+    chat.consent.granted = {(EMAIL, "processing")}
+    chat.clock.advance(DELAYS[0])
+
+    with pytest.raises(ConsentPending):
+        chat.followups.send(conversation, 1)
+    assert followup_events(chat) == {}
+    assert chat.consent.asked == []
+
+    assert chat.relay.run_once().handed_over == 1
+    assert chat.followups.send(conversation, 1) is FollowupOutcome.SENT
+
+
+def test_a_consent_service_that_does_not_answer_records_nothing(chat):
+    conversation = visitor(chat)
+    chat.consent.down = True
+    chat.clock.advance(DELAYS[0])
+    with pytest.raises(Unavailable):
+        chat.followups.send(conversation, 1)
+    assert followup_events(chat) == {}
+
+
+def test_a_followup_number_outside_the_configured_delays_or_an_unknown_conversation_is_refused(chat):
+    conversation = visitor(chat)
+    for number in (0, len(DELAYS) + 1):
+        with pytest.raises(InvalidArgument) as refused:
+            chat.followups.send(conversation, number)
+        assert refused.value.field == "followup_number"
+    with pytest.raises(NotFound):
+        chat.followups.send(999, 1)
+
+
+def test_a_pass_sends_everything_due_once(chat):
+    quiet = [visitor(chat, f"s-{n}") for n in range(3)]
+    chat.clock.advance(DELAYS[0])
+    visitor(chat, "s-recent")
+    chat.consent.granted = {(EMAIL, "processing")}
+
+    due = chat.followups.due(10)
+    assert [(d.conversation_id, d.number) for d in due] == [(c, 1) for c in quiet]
+    assert chat.followups.run_due() == PassReport(sent=3)
+    assert chat.followups.run_due() == PassReport()
+    chat.clock.advance(DELAYS[1])
+    assert chat.followups.run_due() == PassReport(
+        sent=5
+    )  # the second of the first three, the first of the last
+
+
+def test_once_the_consent_service_fails_the_rest_of_the_pass_is_deferred_without_asking_again(chat):
+    for n in range(4):
+        visitor(chat, f"s-{n}")
+    chat.clock.advance(DELAYS[0])
+    chat.consent.down = True
+
+    assert chat.followups.run_due() == PassReport(deferred=4)
+    assert len(chat.consent.asked) == 1
+    assert followup_events(chat) == {}
+    chat.consent.down = False
+    assert chat.followups.run_due() == PassReport(skipped_no_consent=4)
