@@ -20,7 +20,7 @@ from services.notifier.domain.retry_policy import RetryPolicy
 from services.notifier.settings import NotifierSettings
 from services.notifier.transport.servicer import NotifierServicer
 from services.runtime.breakers import Breaker
-from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
 from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_server import ServiceDefinition
 from services.runtime.migrations import MigrationHistory
@@ -85,6 +85,7 @@ def build(settings: NotifierSettings) -> Application:
         RetryPolicy(settings.max_retries, settings.backoff_base_seconds, settings.backoff_max_seconds),
         Escalation(unit_of_work, dispatcher, settings.escalation_email),
         lease_seconds=settings.lease_seconds,
+        storage_unavailable=DATABASE_UNAVAILABLE,
     )
     dead_letters = DeadLetterAdmin(unit_of_work, dispatcher, cleanup_days=settings.cleanup_days)
     servicer = NotifierServicer(delivery, dead_letters)

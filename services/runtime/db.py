@@ -8,11 +8,8 @@ users write it. Whatever form a PostgreSQL URL takes, the psycopg2 driver is sel
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
@@ -31,17 +28,14 @@ NAMING_CONVENTION = {
 }
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Connection-level failures (server down or restarting, connection cut, pool exhausted): the same work
-# may succeed once the database is back. Callers answer UNAVAILABLE for them, or retry.
+# may succeed once the database is back. Callers answer UNAVAILABLE for them, or retry
+# (services.runtime.retries, to which each bootstrap hands this tuple).
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
 )
-RETRY_PAUSE_SECONDS = 0.5
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def normalise_url(url: str) -> URL:
@@ -136,37 +130,3 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def retry_while_database_unavailable(
-    work: Callable[[], T],
-    *,
-    deadline: dt.datetime,
-    what: str,
-    clock: Callable[[], dt.datetime] = utcnow,
-    pause_seconds: float | None = None,
-) -> T:
-    """Runs `work` (a transaction of its own) until it gets through while the database is unavailable,
-    up to `deadline`; then the last error is raised.
-
-    For recording what already happened outside the database (a sink took a message, a call was handed
-    over): given up at once, the record would be lost and the effect repeated by whoever takes the work
-    over. The deadline is the end of the caller's lease on that work, after which it is not theirs."""
-    while True:
-        try:
-            return work()
-        except DATABASE_UNAVAILABLE as error:
-            remaining = (deadline - clock()).total_seconds()
-            if remaining <= 0:
-                raise
-            log.warning(
-                "%s: database unavailable (%s); retrying for up to %.1fs",
-                what,
-                str(error).splitlines()[0][:200],
-                remaining,
-            )
-            time.sleep(min(RETRY_PAUSE_SECONDS if pause_seconds is None else pause_seconds, remaining))

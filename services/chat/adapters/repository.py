@@ -13,8 +13,9 @@ from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals
 from services.chat.domain.model import ChatMessage, Conversation, Role
-from services.runtime.claims import Claim, claim_rows, renew_claim, unleased
+from services.runtime.claims import claim_rows, renew_claim, unleased
 from services.runtime.identity import CallerIdentity
+from services.runtime.leases import Claim
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
 

@@ -24,7 +24,7 @@ from services.chat.domain.model import (
     message_text,
     session_id,
 )
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.emails import normalise_email
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity

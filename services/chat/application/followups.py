@@ -23,7 +23,7 @@ from services.chat.application.conversations import CONSENT_KEY_PREFIX, NOTIFY, 
 from services.chat.application.ports import ConsentChecker, DueFollowup, UnitOfWork
 from services.chat.domain.followups import due_cutoff, is_due
 from services.chat.domain.model import ChatMessage, FollowupOutcome, Role
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.errors import InvalidArgument, NotFound, Unavailable
 from services.runtime.identity import CallerIdentity
 from services.runtime.signed_links import UNSUBSCRIBE_PATH, link_url

@@ -12,8 +12,8 @@ from typing import Protocol, Self
 from services.chat.domain.lead import Lead
 from services.chat.domain.model import ChatMessage, Conversation
 from services.chat.domain.responder import Reply
-from services.runtime.claims import Claim
 from services.runtime.identity import CallerIdentity
+from services.runtime.leases import Claim
 
 
 class ConversationRepository(Protocol):

@@ -20,8 +20,9 @@ from services.notifier.application.escalation import Escalation
 from services.notifier.application.ports import UnitOfWork
 from services.notifier.domain.model import Channel, Message, Notification, Status, idempotency_key
 from services.notifier.domain.retry_policy import RetryPolicy
-from services.runtime.claims import Claim
-from services.runtime.db import retry_while_database_unavailable, utcnow
+from services.runtime.clock import utcnow
+from services.runtime.leases import Claim
+from services.runtime.retries import Unavailable, retry_while_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,11 @@ class DeliveryService:
         escalation: Escalation,
         *,
         lease_seconds: float,
+        storage_unavailable: Unavailable,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._storage_unavailable = storage_unavailable
         self._dispatcher = dispatcher
         self._policy = policy
         self._escalation = escalation
@@ -179,8 +182,9 @@ class DeliveryService:
                 uow.commit()
             return saved
 
-        saved = retry_while_database_unavailable(
+        saved = retry_while_unavailable(
             save,
+            unavailable=self._storage_unavailable,
             deadline=max([lease_until, *renewed_until]),
             what=f"notification {notification.id}: recording its outcome",
             clock=self._clock,

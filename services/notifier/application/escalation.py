@@ -9,7 +9,7 @@ from collections.abc import Callable
 from services.notifier.application.dispatcher import Dispatcher, Result
 from services.notifier.application.ports import UnitOfWork
 from services.notifier.domain.model import Channel, EmailMessage, Notification
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from services.notifier.application.escalation import Escalation
 from services.notifier.domain.model import Channel, SlackMessage, Status
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.runtime.breakers import Breaker, BreakerSettings
-from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
 from tests.support.outages import FlakyDatabase
 
 
@@ -32,7 +32,7 @@ class RecordingSink:
 
 @pytest.fixture
 def fast_retries(monkeypatch):
-    monkeypatch.setattr("services.runtime.db.RETRY_PAUSE_SECONDS", 0.01)
+    monkeypatch.setattr("services.runtime.retries.RETRY_PAUSE_SECONDS", 0.01)
 
 
 def notifier_with(databases, failures: int, lease_seconds: float):
@@ -47,6 +47,7 @@ def notifier_with(databases, failures: int, lease_seconds: float):
         RetryPolicy(max_attempts=5, backoff_base=0.01, backoff_max=0.01),
         Escalation(database, dispatcher, None),
         lease_seconds=lease_seconds,
+        storage_unavailable=DATABASE_UNAVAILABLE,
     )
     return delivery, DeadLetterAdmin(database, dispatcher, cleanup_days=7), sink, engine
 

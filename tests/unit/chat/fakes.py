@@ -24,9 +24,9 @@ from services.chat.application.relay import HandOverFailed, OutboxRelay
 from services.chat.domain.lead import Lead
 from services.chat.domain.model import ChatMessage, Conversation
 from services.chat.domain.responder import RuleResponder
-from services.runtime.claims import Claim
 from services.runtime.errors import Unavailable
 from services.runtime.identity import CallerIdentity
+from services.runtime.leases import Claim
 from tests.support.clock import FakeClock
 
 DELAYS = (60.0, 3600.0)
@@ -300,6 +300,7 @@ class Chat:
             lease_seconds=60,
             backoff_base=10,
             backoff_max=100,
+            storage_unavailable=(OperationalError,),
             clock=self.clock,
         )
 

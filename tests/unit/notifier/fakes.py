@@ -31,7 +31,7 @@ from services.notifier.domain.model import (
 )
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.runtime.breakers import Breaker, BreakerSettings
-from services.runtime.claims import Claim
+from services.runtime.leases import Claim
 from tests.support.clock import FakeClock
 
 
@@ -298,6 +298,7 @@ class Notifier:
             RetryPolicy(MAX_ATTEMPTS, backoff_base=10, backoff_max=100),
             Escalation(self.uow, dispatcher, escalation_email, clock=self.clock),
             lease_seconds=LEASE_SECONDS,
+            storage_unavailable=(OperationalError,),
             clock=self.clock,
         )
         self.dead_letters = DeadLetterAdmin(self.uow, dispatcher, cleanup_days=30, clock=self.clock)
