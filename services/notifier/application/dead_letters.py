@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from services.notifier.application.dispatcher import Dispatcher
 from services.notifier.application.ports import Stats, UnitOfWork
 from services.notifier.domain.model import Channel, Notification, Status
-from services.runtime.breakers import BreakerStatus
+from services.runtime.circuit import BreakerStatus
 from services.runtime.clock import utcnow
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.pagination import decode_page_token, encode_page_token, page_limit

@@ -1,7 +1,7 @@
 """One delivery attempt: through the channel's gate, then its circuit breaker, then its sink.
 
-pybreaker holds its lock for the whole guarded call, so a hanging sink would make every caller wait
-behind it. The gate is a lock of our own that a caller may decline to wait for: `Notify` never waits
+The breaker (pybreaker behind the services.runtime.circuit port) holds its lock for the whole guarded
+call, so a hanging sink would make every caller wait behind it. The gate is a lock of our own that a caller may decline to wait for: `Notify` never waits
 (if another attempt on the channel is in flight it answers QUEUED at once, keeping gRPC threads free),
 while the retry job waits its turn.
 """
@@ -23,7 +23,7 @@ from services.notifier.domain.model import (
     RateLimited,
     RetryableFailure,
 )
-from services.runtime.breakers import Breaker, BreakerOpen, BreakerStatus
+from services.runtime.circuit import BreakerOpen, BreakerStatus, CircuitBreaker
 from services.runtime.errors import FailedPrecondition, NotFound
 
 
@@ -60,7 +60,7 @@ class Route:
     """A configured channel."""
 
     sink: Sink
-    breaker: Breaker
+    breaker: CircuitBreaker
     gate: threading.Lock
 
 

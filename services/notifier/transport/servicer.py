@@ -21,7 +21,7 @@ from services.notifier.domain.model import (
     monday_item,
     slack_message,
 )
-from services.runtime.breakers import BreakerStatus
+from services.runtime.circuit import BreakerStatus
 from services.runtime.errors import InvalidArgument
 from services.runtime.ids import parse_id
 from services.runtime.timestamps import timestamp
