@@ -18,19 +18,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
 import redis.asyncio
+from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import STRATEGIES, RateLimiter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from services.gateway.application.ports import RateLimitStorageStatus
-from services.gateway.application.ratelimit import Decision, LimitState, RatePolicy
+from services.gateway.application.ratelimit import Decision, LimitState, Rate, RatePolicy
 from services.gateway.settings import RateLimitSettings
 
 log = logging.getLogger(__name__)
@@ -211,8 +213,15 @@ async def _decide(
 ) -> Decision:
     states = []
     for policy in policies:
-        allowed = await limiter.hit(policy.limit, policy.name, client_key)
-        stats = await limiter.get_window_stats(policy.limit, policy.name, client_key)
+        item = _limit_item(policy.rate)
+        allowed = await limiter.hit(item, policy.name, client_key)
+        stats = await limiter.get_window_stats(item, policy.name, client_key)
         remaining = max(0, stats.remaining) if allowed else 0
         states.append(LimitState(policy, allowed, remaining, stats.reset_time))
     return Decision(tuple(states), storage)
+
+
+@functools.cache
+def _limit_item(rate: Rate) -> RateLimitItem:
+    """The `limits` library's form of a rate: `quota` per `window_seconds` seconds."""
+    return RateLimitItemPerSecond(rate.quota, rate.window_seconds)

@@ -1,9 +1,9 @@
 """One delivery attempt: through the channel's gate, then its circuit breaker, then its sink.
 
 The breaker (pybreaker behind the services.runtime.circuit port) holds its lock for the whole guarded
-call, so a hanging sink would make every caller wait behind it. The gate is a lock of our own that a caller may decline to wait for: `Notify` never waits
-(if another attempt on the channel is in flight it answers QUEUED at once, keeping gRPC threads free),
-while the retry job waits its turn.
+call, so a hanging sink would make every caller wait behind it. The gate is a lock of our own that a
+caller may decline to wait for: `Notify` never waits (if another attempt on the channel is in flight it
+answers QUEUED at once, keeping gRPC threads free), while the retry job waits its turn.
 """
 
 from __future__ import annotations
