@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Row, String, and_, cast, delete, exists, f
 from sqlalchemy.orm import Session
 
 from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
+from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals
@@ -175,14 +176,14 @@ class SqlOutbox:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, kind: str, key: str, payload: dict, identity: CallerIdentity, now: dt.datetime) -> None:
+    def add(self, call: OutboxCall, identity: CallerIdentity, now: dt.datetime) -> None:
         insert_ignoring_conflict(
             self._session,
             outbox,
             {
-                "kind": kind,
-                "idempotency_key": key,
-                "payload": json.dumps(payload, ensure_ascii=False),
+                "kind": call.kind,
+                "idempotency_key": call.key,
+                "payload": json.dumps(call.payload(), ensure_ascii=False),
                 "client_ip": identity.ip_address[:64],
                 "user_agent": identity.user_agent[:512],
                 "request_id": identity.request_id[:128],

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from services.chat.adapters.repository import ChatUnitOfWork
-from services.chat.application.conversations import NOTIFY
+from services.chat.application.outbox_calls import NotifyCall, SlackText
 from services.chat.application.relay import OutboxRelay
 from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
 from services.runtime.identity import CallerIdentity
@@ -39,8 +39,8 @@ def test_a_call_that_went_through_is_marked_done_once_the_database_is_back(datab
     )
     try:
         with database() as uow:
-            payload = {"idempotency_key": "lead:1:slack", "slack": {"text": "Hot lead #1"}}
-            uow.outbox.add(NOTIFY, "lead:1:slack", payload, CallerIdentity(), dt.datetime.now(dt.UTC))
+            call = NotifyCall("lead:1:slack", SlackText("Hot lead #1"))
+            uow.outbox.add(call, CallerIdentity(), dt.datetime.now(dt.UTC))
             uow.commit()
 
         assert relay.run_once().handed_over == 1

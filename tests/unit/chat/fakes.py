@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 from services.chat.adapters.session_cache import MemorySessionCache
 from services.chat.application.conversations import ConversationService
 from services.chat.application.followups import FollowupService
+from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.application.relay import HandOverFailed, OutboxRelay
 from services.chat.domain.lead import Lead
@@ -136,11 +137,11 @@ class MemoryOutbox:
         self._t = tables
         self._ids = ids
 
-    def add(self, kind: str, key: str, payload: dict, identity: CallerIdentity, now: dt.datetime) -> None:
-        if any(row.item.key == key for row in self._t.outbox.values()):
+    def add(self, call: OutboxCall, identity: CallerIdentity, now: dt.datetime) -> None:
+        if any(row.item.key == call.key for row in self._t.outbox.values()):
             return
         item_id = self._ids()
-        item = OutboxItem(item_id, kind, key, copy.deepcopy(payload), identity, attempts=0)
+        item = OutboxItem(item_id, call.kind, call.key, call.payload(), identity, attempts=0)
         self._t.outbox[item_id] = OutboxRow(item, next_attempt_at=now)
 
     def claim_due(self, claim: Claim, limit: int) -> list[OutboxItem]:
