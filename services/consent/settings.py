@@ -10,12 +10,7 @@ from sqlalchemy.engine import URL
 from services.consent.domain.pseudonym import MIN_KEY_BYTES
 from services.runtime.config import ConfigError, Environment, ServerSettings, parse_host_port
 from services.runtime.db import is_postgres, normalise_url
-from services.runtime.signed_links import (
-    MIN_SECRET_CHARACTERS,
-    default_base_url,
-    parse_base_url,
-    parse_secrets,
-)
+from services.runtime.signed_links import default_base_url, parse_base_url, secrets_from_env
 
 
 @dataclass(frozen=True)
@@ -53,12 +48,7 @@ class ConsentSettings:
             database_url=database_url,
             auto_migrate=env.flag("AUTO_MIGRATE", True),
             pseudonym_key=key_text.encode() if key_text is not None else None,
-            link_secrets=env.parsed(
-                "UNSUBSCRIBE_SECRET",
-                None,
-                parse_secrets,
-                f"secrets of at least {MIN_SECRET_CHARACTERS} characters, comma-separated",
-            ),
+            link_secrets=secrets_from_env(env),
             public_base_url=env.parsed(
                 "PUBLIC_BASE_URL",
                 default_base_url(env.optional("GATEWAY_HOST"), env.optional("GATEWAY_PORT")),

@@ -106,7 +106,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
         table,
         limiter,
         upstreams,
-        AdminAuth(settings.admin_api_key, settings.unsubscribe_secret),
+        AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets),
         upstream_timeout=settings.upstream_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
     )

@@ -13,6 +13,7 @@ from services.gateway.application.ratelimit import Rate
 from services.gateway.console.settings import ConsoleSettings
 from services.runtime.config import ConfigError, Environment, parse_host_port
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
+from services.runtime.signed_links import secrets_from_env
 
 # The three services of this system, with their default addresses. Any other service whose contract carries
 # HTTP annotations needs its `<NAME>_ADDR` variable.
@@ -53,7 +54,8 @@ class GatewaySettings:
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     cors_origins: tuple[str, ...]
     admin_api_key: str | None = field(repr=False)
-    unsubscribe_secret: bytes | None = field(repr=False)
+    # UNSUBSCRIBE_SECRET as a list: the first signs, all verify (rotation).
+    unsubscribe_secrets: tuple[bytes, ...] | None = field(repr=False)
     max_body_bytes: int
     upstream_timeout_seconds: float
     shutdown_grace_seconds: float
@@ -98,7 +100,7 @@ class GatewaySettings:
                 "CORS_ORIGINS", (), _origins, "comma-separated origins such as https://novahouse.pl, or *"
             ),
             admin_api_key=_secret(env, "ADMIN_API_KEY"),
-            unsubscribe_secret=(secret.encode() if (secret := _secret(env, "UNSUBSCRIBE_SECRET")) else None),
+            unsubscribe_secrets=secrets_from_env(env),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, minimum=1, maximum=64 * 1024 * 1024),
             upstream_timeout_seconds=env.number("UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01, maximum=3600),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),

@@ -46,8 +46,9 @@ _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+):(\d{1,5})$")
 
 
 def parse_host_port(raw: str) -> str:
-    """'consent:50051', '127.0.0.1:50051' or '[::1]:50051'; raises ValueError."""
-    match = _HOST_PORT.match(raw)
+    """'consent:50051', '127.0.0.1:50051' or '[::1]:50051', optionally as a gRPC DNS target
+    ('dns:///consent:50051', which resolves to every address of the name); raises ValueError."""
+    match = _HOST_PORT.match(raw.removeprefix("dns:///"))
     if not match or not 1 <= int(match.group(1)) <= 65535:
         raise ValueError(raw)
     return raw
@@ -62,14 +63,31 @@ def parse_http_url(raw: str) -> str:
 
 
 class Environment:
-    """Typed, validated access to environment variables. An empty value counts as unset."""
+    """Typed, validated access to environment variables. An empty value counts as unset.
+
+    Any variable may instead name a file holding its value in `<NAME>_FILE` (the convention of Docker
+    and Kubernetes secrets): `CONSENT_PSEUDONYM_KEY_FILE=/run/secrets/pseudonym-key`. The variable
+    itself wins when both are set; an unreadable file is a ConfigError naming `<NAME>_FILE`.
+    """
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._environ = os.environ if environ is None else environ
 
     def optional(self, name: str) -> str | None:
         value = self._environ.get(name, "").strip()
+        if not value:
+            value = self._from_file(f"{name}_FILE")
         return value or None
+
+    def _from_file(self, variable: str) -> str:
+        path = self._environ.get(variable, "").strip()
+        if not path:
+            return ""
+        try:
+            with open(path, encoding="utf-8") as file:
+                return file.read().strip()
+        except (OSError, UnicodeDecodeError):
+            raise ConfigError(variable, "a readable file holding the value", path) from None
 
     def text(self, name: str, default: str) -> str:
         return self.optional(name) or default

@@ -3,13 +3,23 @@
 gRPC's default reconnect backoff grows to two minutes, so a service that restarted would stay
 unreachable to its callers long after it is back. Capping it at two seconds makes recovery quick while
 calls to a service that is down still fail at once (no wait_for_ready): callers have a fallback.
+
+Calls are spread round robin over every address the name resolves to: behind a Kubernetes headless
+Service (`dns:///consent:50051`) that is every ready replica, where the default pick-first policy would
+send everything over one connection to one pod. Servers close connections after a maximum age
+(grpc_server.MAX_CONNECTION_AGE_SECONDS), so the name is resolved again and new replicas get calls.
 """
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
+SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
+
 CHANNEL_OPTIONS = (
+    ("grpc.service_config", SERVICE_CONFIG),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),

@@ -42,6 +42,10 @@ from services.runtime.logs import request_id_var
 log = logging.getLogger("services.rpc")
 
 HEALTH_SERVICE_NAME = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+# A connection is closed (GOAWAY, calls in flight finish within the grace) after this age, so that
+# round-robin clients re-resolve a headless Service's name and spread over replicas added since.
+MAX_CONNECTION_AGE_SECONDS = 300.0
+MAX_CONNECTION_AGE_GRACE_SECONDS = 30.0
 _QUIET_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 _STATUS_OF = {
     NotFound: grpc.StatusCode.NOT_FOUND,
@@ -179,15 +183,24 @@ class GrpcServer:
 
 
 def create_server(
-    address: str, services: Sequence[ServiceDefinition], *, max_workers: int = 16
+    address: str,
+    services: Sequence[ServiceDefinition],
+    *,
+    max_workers: int = 16,
+    max_connection_age: float = MAX_CONNECTION_AGE_SECONDS,
 ) -> GrpcServer:
     """Builds a server with the given services, the standard health service and reflection, and binds
     it to `address`; raises RuntimeError if the address cannot be bound."""
     server = grpc.server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
         interceptors=[CallInterceptor()],
-        # Without this a second process on the same port would silently share it.
-        options=[("grpc.so_reuseport", 0)],
+        options=[
+            # Without this a second process on the same port would silently share it.
+            ("grpc.so_reuseport", 0),
+            # Clients reconnect (and resolve the name again) after this: new replicas get calls.
+            ("grpc.max_connection_age_ms", int(max_connection_age * 1000)),
+            ("grpc.max_connection_age_grace_ms", int(MAX_CONNECTION_AGE_GRACE_SECONDS * 1000)),
+        ],
     )
     for service in services:
         service.register(server)

@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from services.runtime.config import ConfigError, Environment
 from services.runtime.errors import InvalidArgument, PermissionDenied
 
 UNSUBSCRIBE = "u"
@@ -86,6 +87,18 @@ def parse_secrets(raw: str) -> tuple[bytes, ...]:
     if not secrets or any(len(secret) < MIN_SECRET_CHARACTERS for secret in secrets):
         raise ValueError("secret too short")
     return tuple(secret.encode() for secret in secrets)
+
+
+def secrets_from_env(env: Environment, name: str = "UNSUBSCRIBE_SECRET") -> tuple[bytes, ...] | None:
+    """The secret list of `name`, None when unset; a ConfigError that never shows the value."""
+    raw = env.optional(name)
+    if raw is None:
+        return None
+    try:
+        return parse_secrets(raw)
+    except ValueError:
+        expected = f"secrets of at least {MIN_SECRET_CHARACTERS} characters, comma-separated"
+        raise ConfigError(name, expected, "<hidden>") from None
 
 
 def parse_base_url(raw: str) -> str:

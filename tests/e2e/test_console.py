@@ -13,9 +13,9 @@ from contextlib import ExitStack
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.conftest import ADMIN_KEY, Stack
 from tests.support.browser import Browser, require_chromium
 from tests.support.polling import eventually
+from tests.support.system import ADMIN_KEY, Stack
 
 NOTIFIER = "novahouse.notifier.v1.NotifierService"
 LEADS = ("ewa.nowak@example.com", "jan.zielinski@example.com", "ola.wisniewska@example.com")

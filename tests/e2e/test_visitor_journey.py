@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from contextlib import ExitStack
 
@@ -69,6 +70,15 @@ def test_a_visitor_chats_leaves_an_email_with_consent_and_becomes_a_hot_lead(sta
     time.sleep(1.0)  # the relay runs right away and sweeps every 0.3 s: time enough for a second alert
     assert (len(slack.delivered()), len(monday.delivered())) == (1, 1)
 
+    # Double opt-in: the mailbox owner confirms through the link in the one confirmation email.
+    _, _, smtp = sinks
+    [confirmation] = smtp.wait_for(1)
+    link = re.search(r"http://\S+/api/consent/confirm/\S+", confirmation.body).group(0)
+    assert (
+        http.post(link.removeprefix(stack.url), data={"confirm": "yes"}, headers=VISITOR).status_code == 200
+    )
+    smtp.clear()
+
     consent = stack.grpc("consent")  # as grpcurl would, through reflection
     allowed = eventually(
         lambda: consent.call(
@@ -76,13 +86,19 @@ def test_a_visitor_chats_leaves_an_email_with_consent_and_becomes_a_hot_lead(sta
         ),
         lambda answer: answer["allowed"],
     )
-    assert allowed == {"allowed": True}
-    [recorded] = consent.call(f"{CONSENT}/ListAuditLog", {"email": EMAIL})["entries"]
+    assert allowed["allowed"] is True
+    assert allowed["unsubscribe_token"]
+    confirmed, recorded = consent.call(f"{CONSENT}/ListAuditLog", {"email": EMAIL})["entries"]
     assert (recorded["action"], recorded["source"], recorded["ip_address"], recorded["user_agent"]) == (
-        "record-consent",
+        "consent-pending",
         "chat",
         "203.0.113.50",
         "Mozilla/5.0 (e2e visitor)",
+    )
+    assert (confirmed["action"], confirmed["source"], confirmed["ip_address"]) == (
+        "consent-confirmed",
+        "email-confirmation",
+        "203.0.113.50",
     )
 
 

@@ -66,6 +66,12 @@ def test_a_chat_replica_killed_during_follow_ups_sends_each_once_after_restart(
     try:
         second.start().wait_serving()
         http = http_client(stack)
+        consent = stack.grpc("consent")
+        for n in range(VISITORS):  # marketing consent proven before (a chat grant alone stays pending)
+            consent.call(
+                "novahouse.consent.v1.ConsentService/RecordConsent",
+                {"email": f"visitor{n}@example.com", "marketing_consent": True, "source": "contact-form"},
+            )
         for n in range(VISITORS):
             answer = http.post(
                 "/api/chatbot/chat",

@@ -62,6 +62,10 @@ class Stack:
                 "CONSENT_PORT": str(ports["consent"]),
                 "CONSENT_DATABASE_URL": database("consent"),
                 "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY,
+                # Confirmation emails of marketing grants go out through the notifier, with links to
+                # the gateway.
+                "NOTIFIER_ADDR": addresses["NOTIFIER_ADDR"],
+                "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['gateway']}",
             },
             "notifier": {
                 **common,
@@ -81,6 +85,7 @@ class Stack:
                 **addresses,
                 "CHAT_PORT": str(ports["chat"]),
                 "CHAT_DATABASE_URL": database("chat"),
+                "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['gateway']}",
                 "UPSTREAM_TIMEOUT_SECONDS": "2",
                 "FOLLOWUP_SCAN_SECONDS": "0.5",
                 "OUTBOX_RELAY_SECONDS": "0.3",

@@ -9,7 +9,7 @@ from tests.support.processes import REPO_ROOT
 from tests.support.variables import all_variables, variables_by_service
 
 # Read by docker-compose.yml itself, not by the code.
-COMPOSE_ONLY = {"POSTGRES_PASSWORD", "GATEWAY_PUBLISH_PORT"}
+COMPOSE_ONLY = {"GATEWAY_PUBLISH_PORT"}
 _READ = re.compile(r"""(?:os\.environ(?:\.get)?[\[(]|os\.getenv\()\s*["']([A-Z][A-Z0-9_]*)["']""")
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 _NAME = re.compile(r"`([A-Z][A-Z0-9_]*)`")

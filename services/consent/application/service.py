@@ -277,9 +277,11 @@ class _Outcome:
     emailed: bool
 
 
-def _audit_outcome(outcome: _Outcome, action: ConsentAction, reason: str) -> tuple[ConsentAction, str]:
+def _audit_outcome(outcome: _Outcome | None, action: ConsentAction, reason: str) -> tuple[ConsentAction, str]:
     """A record whose every change was outranked is audited as superseded, one waiting for the
     confirmation as pending; the reason notes what was superseded and whether an email went out."""
+    if outcome is None:
+        return action, reason
     notes = []
     if outcome.superseded:
         notes.append(f"[superseded: {', '.join(p.value for p in outcome.superseded)}]")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+from collections.abc import Sequence
 
 from services.gateway.application.errors import permission_denied, unauthenticated
 from services.runtime.emails import normalise_email
@@ -31,9 +32,13 @@ def email_token(secret: bytes, email: str) -> str:
 
 
 class AdminAuth:
-    def __init__(self, admin_api_key: str | None, unsubscribe_secret: bytes | None) -> None:
+    def __init__(
+        self, admin_api_key: str | None, unsubscribe_secrets: bytes | Sequence[bytes] | None
+    ) -> None:
         self._key = admin_api_key.encode() if admin_api_key else None
-        self._secret = unsubscribe_secret
+        if isinstance(unsubscribe_secrets, bytes):
+            unsubscribe_secrets = (unsubscribe_secrets,)
+        self._secrets = tuple(unsubscribe_secrets or ())  # the first signs, all verify
 
     def authorize(
         self, access: Access, admin_key: bytes | None, token: str | None, email: str | None
@@ -52,12 +57,14 @@ class AdminAuth:
             raise unauthenticated("invalid X-ADMIN-API-KEY")
 
     def _check_token(self, token: str, email: str) -> None:
-        if self._secret is None:
+        if not self._secrets:
             raise permission_denied("signed tokens are disabled: UNSUBSCRIBE_SECRET is not configured")
         try:
-            expected = email_token(self._secret, email)
+            expected = [email_token(secret, email) for secret in self._secrets]
         except InvalidArgument:
-            expected = ""
+            expected = []
         # A token for another email is a valid signature for someone else: the caller is not allowed.
-        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):
+        # Every secret is compared, so the time taken does not tell which one matched.
+        matches = [hmac.compare_digest(token.encode(), value.encode()) for value in expected]
+        if not any(matches):
             raise permission_denied("the token does not grant access to this email")

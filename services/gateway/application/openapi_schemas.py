@@ -10,6 +10,7 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from services.gateway.application.contracts import enum_of, is_map, message_of, real_oneofs
+from services.gateway.application.field_rules import constrained, is_required, item_rules
 from services.gateway.application.json_values import (
     FLOAT32_MAX,
     INT_RANGES,
@@ -53,6 +54,9 @@ class SchemaBuilder:
             if required:
                 schema["required"] = required
         else:
+            required = [f.name for f in fields if is_required(f)]
+            if required:
+                schema["required"] = required
             groups = {group for group in real_oneofs(message).values() if len(group) > 1}
             exclusions = [
                 {
@@ -76,9 +80,17 @@ class SchemaBuilder:
             schema = {"type": "array", "items": self.single(field, mode)}
         else:
             schema = self.single(field, mode)
-        return _nullable(schema) if mode == INPUT else schema
+        return _nullable(schema) if mode == INPUT and not is_required(field) else schema
 
     def single(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
+        """One value of the field; a request's narrowed by the rules its contract declares."""
+        schema = self._single(field, mode)
+        rules = item_rules(field) if mode == INPUT else None
+        if rules is None:
+            return schema
+        return constrained(schema, rules, enum_of(field) if field.type == F.TYPE_ENUM else None)
+
+    def _single(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
         kind = field.type
         if kind == F.TYPE_STRING:
             return {"type": "string"}

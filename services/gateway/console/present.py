@@ -108,8 +108,8 @@ def chart(entries: Iterable[dict], now: dt.datetime) -> list[ChannelChart]:
                 failed[index] += 1
     charts = []
     for channel, (delivered, failed) in counts.items():
-        peak = max(max(d + f for d, f in zip(delivered, failed, strict=True)), 1)
-        scale = (CHART_HEIGHT - 4) / peak
+        peak = max(d + f for d, f in zip(delivered, failed, strict=True))
+        scale = (CHART_HEIGHT - 4) / max(peak, 1)
         bars = []
         for index in range(HOURS):
             dh, fh = delivered[index] * scale, failed[index] * scale

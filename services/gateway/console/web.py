@@ -28,12 +28,12 @@ from services.gateway.console.security import (
     SessionSigner,
     origin_problem,
 )
+from services.gateway.transport.app import CONTEXT_KEY  # where the request's ClientContext is left
 from services.runtime.identity import CallerIdentity
 
 log = logging.getLogger("services.gateway.console")
 
 MAX_FORM_BYTES = 16 * 1024
-CONTEXT_KEY = "novahouse.client"  # where the gateway's RequestContextMiddleware leaves the ClientContext
 
 templates = Environment(
     loader=PackageLoader("services.gateway.console", "templates"),

@@ -144,6 +144,15 @@ def test_status_of_an_unknown_email_is_not_found(consent):
             ),
             "consent_text_version",
         ),
+        (
+            "RecordConsent",
+            pb.RecordConsentRequest(
+                email="a@example.com",
+                rodo_consent=True,
+                given_at=Timestamp(seconds=int(dt.datetime.now(dt.UTC).timestamp()) + 3600),
+            ),
+            "given_at",
+        ),
         ("CheckConsent", pb.CheckConsentRequest(email="a@example.com"), "purpose"),
         ("GetConsentStatus", pb.GetConsentStatusRequest(email="a b@example.com"), "email"),
         ("ListAuditLog", pb.ListAuditLogRequest(action="erase"), "action"),
@@ -184,3 +193,21 @@ def test_audit_log_filters_and_pages(consent):
     future.FromDatetime(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1))
     assert audit(consent, since=future) == []
     assert len(audit(consent, until=future)) == 8
+
+
+def test_a_grant_older_than_a_withdrawal_is_not_applied_and_says_so(consent):
+    consent.RevokeConsent(pb.RevokeConsentRequest(email="late@example.com"))
+    earlier = Timestamp(seconds=int(dt.datetime.now(dt.UTC).timestamp()) - 60)
+    answer = consent.RecordConsent(
+        pb.RecordConsentRequest(
+            email="late@example.com", marketing_consent=True, rodo_consent=True, given_at=earlier
+        )
+    )
+    assert (answer.applied, sorted(answer.superseded_purposes)) == (False, ["marketing", "processing"])
+    assert (answer.marketing_consent, answer.rodo_consent, answer.is_unsubscribed) == (False, False, True)
+    superseded, revoked = audit(consent, email="late@example.com")
+    assert (superseded.action, revoked.action) == ("consent-superseded", "revoke-consent")
+    assert superseded.given_at == earlier
+    assert not consent.CheckConsent(
+        pb.CheckConsentRequest(email="late@example.com", purpose=pb.CONSENT_PURPOSE_MARKETING)
+    ).allowed

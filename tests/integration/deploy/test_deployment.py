@@ -27,6 +27,14 @@ PORT_VARIABLE = {
     "chat": "CHAT_PORT",
     "gateway": "GATEWAY_PORT",
 }
+ONE_SHOTS = {"secrets", "provision"}
+DATABASES = ("consent", "notifier", "chat")
+SECRETS = {
+    "consent": {"CONSENT_DATABASE_URL", "CONSENT_PSEUDONYM_KEY", "UNSUBSCRIBE_SECRET"},
+    "notifier": {"NOTIFIER_DATABASE_URL", "REDIS_URL"},
+    "chat": {"CHAT_DATABASE_URL", "REDIS_URL"},
+    "gateway": {"REDIS_URL", "ADMIN_API_KEY", "UNSUBSCRIBE_SECRET"},
+}
 
 
 def test_docker_compose_config_accepts_the_file(tmp_path):
@@ -43,7 +51,7 @@ def test_docker_compose_config_accepts_the_file(tmp_path):
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     resolved = yaml.safe_load(result.stdout)
-    assert set(resolved["services"]) == APPLICATIONS | {"postgres", "redis"}
+    assert set(resolved["services"]) == APPLICATIONS | ONE_SHOTS | {"postgres", "redis"}
     assert resolved["services"]["postgres"]["image"] == "postgres:16"
     assert resolved["services"]["redis"]["image"] == "redis:7"
 
@@ -61,7 +69,8 @@ def test_every_application_service_runs_a_module_of_this_code():
 def test_every_variable_compose_sets_is_read_by_that_service():
     read = variables_by_service()
     for name in APPLICATIONS:
-        unknown = set(SERVICES[name]["environment"]) - read[name]
+        # NAME_FILE names a file holding NAME (services.runtime.config.Environment).
+        unknown = {v.removesuffix("_FILE") for v in SERVICES[name]["environment"]} - read[name]
         assert not unknown, f"{name} is given variables it never reads: {sorted(unknown)}"
 
 
@@ -94,33 +103,53 @@ def test_service_addresses_name_compose_services_and_their_ports():
 
 
 def test_services_start_only_after_what_they_need_is_healthy():
-    for name in APPLICATIONS:
+    for name in APPLICATIONS | {"postgres", "redis", "provision"}:
         for dependency, condition in SERVICES[name]["depends_on"].items():
-            assert condition == {"condition": "service_healthy"}
-            assert "healthcheck" in SERVICES[dependency]
-    assert set(SERVICES["chat"]["depends_on"]) == {"postgres", "redis", "consent", "notifier"}
+            if dependency in ONE_SHOTS:
+                assert condition == {"condition": "service_completed_successfully"}
+                assert SERVICES[dependency]["restart"] == "no"
+            else:
+                assert condition == {"condition": "service_healthy"}
+                assert "healthcheck" in SERVICES[dependency]
+    assert set(SERVICES["chat"]["depends_on"]) == {"provision", "redis", "consent", "notifier"}
+    assert set(SERVICES["provision"]["depends_on"]) == {"postgres"}
+    assert set(SERVICES["postgres"]["depends_on"]) == set(SERVICES["redis"]["depends_on"]) == {"secrets"}
 
 
-def test_the_postgres_init_script_creates_one_database_per_service():
-    [volume] = [v for v in SERVICES["postgres"]["volumes"] if "docker-entrypoint-initdb.d" in v]
-    script = (REPO_ROOT / volume.split(":")[0]).read_text()
-    assert set(re.findall(r"CREATE DATABASE (\w+);", script)) == {"consent", "notifier", "chat"}
-    for name in ("consent", "notifier", "chat"):
-        url = SERVICES[name]["environment"][f"{name.upper()}_DATABASE_URL"]
-        assert url.startswith("postgresql://")
-        assert url.endswith(f"@postgres:5432/{name}")
+def test_each_service_reads_only_its_own_secrets_from_files_never_from_the_compose_file():
+    mounts = {name: [v.split(":") for v in SERVICES[name].get("volumes", [])] for name in SERVICES}
+    for name in APPLICATIONS:
+        [(volume, target, mode)] = mounts[name]
+        assert (volume, target, mode) == (f"secrets-{name}", "/secrets", "ro")
+        environment = SERVICES[name]["environment"]
+        for secret in SECRETS[name]:
+            assert secret not in environment  # no default, no value from .env: generated or replaced
+            assert environment[f"{secret}_FILE"].startswith("/secrets/")
+    generated = {volume for volume, target in (m[:2] for m in mounts["secrets"])}
+    assert generated == {f"secrets-{name}" for name in APPLICATIONS} | {"secrets-stores"}
+    assert SERVICES["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/secrets/postgres-password"
+    assert "POSTGRES_PASSWORD" not in SERVICES["postgres"]["environment"]
+    assert "--requirepass" in " ".join(SERVICES["redis"]["command"])
+
+
+def test_provision_creates_one_role_per_service_database():
+    script = (REPO_ROOT / "deploy/compose/init.py").read_text()
+    assert 'SERVICES_WITH_DATABASES = ("consent", "notifier", "chat")' in script
+    assert "NOSUPERUSER NOCREATEDB NOCREATEROLE" in script
+    assert "REVOKE ALL ON DATABASE {} FROM PUBLIC" in script
 
 
 def test_the_dockerfile_is_slim_non_root_and_generates_the_stubs():
     dockerfile = (REPO_ROOT / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
-    assert re.search(r"^USER novahouse$", dockerfile, re.MULTILINE)
+    assert re.search(r"^USER 10001:10001$", dockerfile, re.MULTILINE)  # numeric: runAsNonRoot can check it
+    assert "pip uninstall --yes grpcio-tools" in dockerfile  # the runtime stage holds no stub compiler
     instructions = [
         line.split()[0] for line in dockerfile.splitlines() if line and not line.startswith((" ", "#"))
     ]
     copies = [line for line in dockerfile.splitlines() if line.startswith("COPY")]
     assert copies[0] == "COPY pyproject.toml ./"  # dependencies are installed before the code is copied
-    assert "RUN python -m services.runtime.protogen protos ." in dockerfile
+    assert "/opt/venv/bin/python -m services.runtime.protogen protos ." in dockerfile
     assert instructions.index("USER") > instructions.index("RUN")
 
 

@@ -8,8 +8,9 @@ import datetime as dt
 import itertools
 
 from services.consent.application.ports import AuditQuery
-from services.consent.domain.model import AuditEntry, Subject
+from services.consent.domain.model import AuditEntry, PendingGrant, Subject
 from services.consent.domain.pseudonym import Pseudonymizer
+from services.runtime.identity import CallerIdentity
 
 
 class FakeUnitOfWork:
@@ -18,14 +19,17 @@ class FakeUnitOfWork:
     def __init__(self) -> None:
         self.stored_subjects: dict[str, Subject] = {}
         self.stored_audit: list[tuple[str, AuditEntry]] = []
+        self.stored_pending: dict[str, PendingGrant] = {}
         self.commits = 0
         self._ids = itertools.count(1)
         self.subjects = self
         self.audit_log = self
+        self.pending_grants = FakePendingGrants(self)
 
     def __enter__(self):
         self._subjects = {k: dataclasses.replace(v) for k, v in self.stored_subjects.items()}
         self._audit = list(self.stored_audit)
+        self.pending = dict(self.stored_pending)
         return self
 
     def __exit__(self, *exc_info):
@@ -33,7 +37,11 @@ class FakeUnitOfWork:
 
     def commit(self):
         self.stored_subjects, self.stored_audit = self._subjects, self._audit
+        self.stored_pending = self.pending
         self.commits += 1
+
+    def lock_by_pseudonym(self, pseudonym):
+        return next((s for e, s in self._subjects.items() if PSEUDONYMIZE(e) == pseudonym), None)
 
     def get(self, email):
         return self._subjects.get(email)
@@ -64,5 +72,20 @@ class FakeUnitOfWork:
         return next((e for e in self._subjects if PSEUDONYMIZE(e) == pseudonym), "")
 
 
+class FakePendingGrants:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self._uow = uow
+
+    def add(self, grant):
+        self._uow.pending.setdefault(grant.reference, grant)
+
+    def get(self, reference):
+        return self._uow.pending.get(reference)
+
+    def confirm(self, reference, now):
+        self._uow.pending[reference] = dataclasses.replace(self._uow.pending[reference], confirmed_at=now)
+
+
+CALLER = CallerIdentity(ip_address="203.0.113.7", user_agent="Mozilla/5.0", request_id="req-1")
 PSEUDONYMIZE = Pseudonymizer(b"unit-test-key-" * 3)
 NOW = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from services.consent.application.service import ConsentService, RecordConsent
 from services.consent.domain.model import MAX_CLOCK_SKEW, ConsentAction, Purpose, Subject, event_time
 from services.runtime.errors import InvalidArgument
-from tests.unit.consent.test_use_cases import CALLER, NOW, PSEUDONYMIZE, FakeUnitOfWork
+from tests.unit.consent.fakes import CALLER, NOW, PSEUDONYMIZE, FakeUnitOfWork
 
 EMAIL = "anna@example.com"
 

@@ -11,10 +11,7 @@ import pytest
 from services.consent.application.service import ConsentService, RecordConsent
 from services.consent.domain.model import ConsentAction, Purpose
 from services.runtime.errors import InvalidArgument, NotFound
-from services.runtime.identity import CallerIdentity
-from tests.unit.consent.fakes import NOW, PSEUDONYMIZE, FakeUnitOfWork
-
-CALLER = CallerIdentity(ip_address="203.0.113.7", user_agent="Mozilla/5.0", request_id="req-1")
+from tests.unit.consent.fakes import CALLER, NOW, PSEUDONYMIZE, FakeUnitOfWork
 
 
 @pytest.fixture

@@ -112,7 +112,7 @@ def gateway(
         RouteTable(entries),
         limiter,
         upstreams,
-        AdminAuth(settings.admin_api_key, settings.unsubscribe_secret),
+        AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets),
         upstream_timeout=TIMEOUT,
         max_body_bytes=max_body_bytes,
     )

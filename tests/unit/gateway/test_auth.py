@@ -54,3 +54,12 @@ def test_the_status_route_takes_the_admin_key_or_the_persons_own_token():
     assert outcome(auth, route) == 401
     assert outcome(auth, route, key=KEY.encode(), email="ola@example.com") == 200
     assert outcome(AdminAuth(KEY, None), route, token=own, email="anna@example.com") == 403
+
+
+def test_status_tokens_verify_under_every_secret_of_a_rotated_list():
+    new = b"new-unsubscribe-secret-01"
+    auth = AdminAuth(KEY, (new, SECRET))
+    route = Access.ADMIN_OR_EMAIL_TOKEN
+    for secret in (SECRET, new):
+        assert outcome(auth, route, token=email_token(secret, "a@b.pl"), email="a@b.pl") == 200
+    assert outcome(AdminAuth(KEY, (new,)), route, token=email_token(SECRET, "a@b.pl"), email="a@b.pl") == 403

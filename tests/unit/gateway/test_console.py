@@ -185,3 +185,21 @@ def test_the_privacy_actions_call_the_gateways_own_routes_with_the_admin_key():
     verified = client.post("/admin/consent/verify", data={"csrf": csrf(client)})
     assert "entries_checked" in verified.text
     assert (calls[-1][0].method, calls[-1][0].raw_path) == ("GET", b"/api/admin/consent/audit-log/verify")
+
+
+def test_every_template_and_static_file_is_package_data():
+    import fnmatch
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    patterns = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "services.gateway.console"
+    ]
+    package = root / "services" / "gateway" / "console"
+    files = [
+        p.relative_to(package).as_posix() for p in package.rglob("*") if p.is_file() and p.suffix != ".py"
+    ]
+    files = [f for f in files if "__pycache__" not in f]
+    assert files
+    assert [f for f in files if not any(fnmatch.fnmatch(f, pattern) for pattern in patterns)] == []

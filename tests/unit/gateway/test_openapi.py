@@ -64,7 +64,7 @@ def test_operations_describe_parameters_security_and_errors(document):
     assert params["page_size"] == {
         "type": "integer",
         "format": "int32",
-        "minimum": -(2**31),
+        "minimum": 0,  # the contract's rule, narrower than int32
         "maximum": 2**31 - 1,
     }
     chat = document["paths"]["/api/chatbot/chat"]["post"]
@@ -123,7 +123,8 @@ SAMPLES = {
         {"older_than_days": "1"},
         {"older_than_days": True},
     ],
-    "/api/admin/dlq/retry": [{"ids": []}, {"ids": ["a", "b"]}, {"ids": "a"}, {"ids": [None]}, {"ids": [1]}],
+    # (ids that are not numbers, e.g. ["a"], pass the gateway; the contract's rule refuses them)
+    "/api/admin/dlq/retry": [{"ids": []}, {"ids": ["1", "2"]}, {"ids": "a"}, {"ids": [None]}, {"ids": [1]}],
 }
 
 
@@ -150,3 +151,39 @@ def test_a_oneof_is_documented_as_at_most_one_member():
         {"monday": {"item_name": "x", "bogus": 1}},
     ):
         assert validator.is_valid(sample) == accepted_by_gateway(translator, sample), sample
+
+
+def _parameter(document, path: str, name: str) -> dict:
+    return next(p for p in document["paths"][path]["get"]["parameters"] if p["name"] == name)["schema"]
+
+
+def test_the_document_carries_the_rules_the_contracts_declare(document):
+    for path in ("/api/admin/dlq/entries", "/api/admin/consent/audit-log", "/api/admin/followups/due"):
+        assert _parameter(document, path, "page_size")["minimum"] == 0  # (buf.validate.field).int32.gte
+    assert _parameter(document, "/api/admin/dlq/entries/{id}", "id")["pattern"] == "^[0-9]{1,18}$"
+    session = _parameter(document, "/api/chatbot/conversations/{session_id}", "session_id")
+    assert session["pattern"] == "^[A-Za-z0-9_-]{1,128}$"
+    schemas = document["components"]["schemas"]
+    retry = schemas["novahouse.notifier.v1.RetryDeadLettersRequest"]["properties"]["ids"]
+    assert retry["items"] == {"type": "string", "pattern": "^[0-9]{1,18}$"}  # repeated.items rules
+
+
+def test_the_rules_in_the_document_are_the_ones_protovalidate_enforces():
+    import protovalidate
+
+    from novahouse.chat.v1 import chat_pb2
+
+    refused = [
+        notifier_pb2.ListDeadLettersRequest(page_size=-1),
+        notifier_pb2.GetDeadLetterRequest(id="99999999999999999999999"),
+        notifier_pb2.RetryDeadLettersRequest(ids=["1", ""]),
+        chat_pb2.GetConversationRequest(session_id="a b"),
+    ]
+    for message in refused:
+        assert protovalidate.collect_violations(message), message
+    accepted = [
+        notifier_pb2.ListDeadLettersRequest(page_size=0),
+        notifier_pb2.GetDeadLetterRequest(id="17"),
+        chat_pb2.GetConversationRequest(session_id="s-1_A"),
+    ]
+    assert [protovalidate.collect_violations(m) for m in accepted] == [[], [], []]

@@ -31,7 +31,7 @@ def test_defaults_are_the_specs():
     assert settings.trusted_proxies == ()
     assert settings.cors_origins == ()
     assert settings.admin_api_key is None
-    assert settings.unsubscribe_secret is None
+    assert settings.unsubscribe_secrets is None
     assert settings.max_body_bytes == 64 * 1024
     assert settings.upstream_timeout_seconds == 5.0
 
@@ -56,7 +56,7 @@ def test_values_as_operators_write_them():
         ipaddress.ip_network("::1/128"),
     )
     assert settings.cors_origins == ("https://novahouse.pl", "http://localhost:3000")
-    assert settings.unsubscribe_secret == b"s" * 20
+    assert settings.unsubscribe_secrets == (b"s" * 20,)
     assert "a" * 16 not in repr(settings)
 
 

@@ -48,3 +48,13 @@ def test_a_subject_with_a_line_break_could_inject_headers_and_is_refused():
     with pytest.raises(InvalidArgument) as caught:
         email_message("a@b.pl", "Hello\nBcc: everyone@example.com", "body")
     assert caught.value.field == "email.subject"
+
+
+def test_a_marketing_email_keeps_its_unsubscribe_url_and_refuses_one_that_could_inject_headers():
+    url = "https://novahouse.example.com/api/unsubscribe/one-click/abc.def"
+    message = email_message("a@b.pl", "s", "b", url)
+    assert message_from_payload(Channel.EMAIL, message_payload(message)) == message
+    for bad in ("javascript:alert(1)", "https://x.pl/a>\r\nBcc: all@x.pl", "https://x.pl/" + "a" * 2000):
+        with pytest.raises(InvalidArgument) as caught:
+            email_message("a@b.pl", "s", "b", bad)
+        assert caught.value.field == "email.list_unsubscribe_url"

@@ -69,3 +69,19 @@ def test_server_settings_defaults_and_ipv6_address():
         Environment({"GRPC_HOST": "::1", "P": "1"}), port_variable="P", default_port=2
     )
     assert ipv6.address == "[::1]:1"
+
+
+def test_a_value_may_come_from_the_file_named_by_name_file(tmp_path):
+    secret = tmp_path / "pseudonym-key"
+    secret.write_text("k" * 40 + "\n")
+    env = Environment({"CONSENT_PSEUDONYM_KEY_FILE": str(secret)})
+    assert env.optional("CONSENT_PSEUDONYM_KEY") == "k" * 40  # the trailing newline is not part of it
+    both = Environment({"CONSENT_PSEUDONYM_KEY": "direct", "CONSENT_PSEUDONYM_KEY_FILE": str(secret)})
+    assert both.optional("CONSENT_PSEUDONYM_KEY") == "direct"
+
+
+def test_an_unreadable_secret_file_names_the_file_variable(tmp_path):
+    env = Environment({"REDIS_URL_FILE": str(tmp_path / "missing")})
+    with pytest.raises(ConfigError) as caught:
+        env.optional("REDIS_URL")
+    assert str(caught.value).startswith("REDIS_URL_FILE: expected a readable file holding the value")

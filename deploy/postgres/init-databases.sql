@@ -1,4 +1,0 @@
--- One database per service (docs/design.md), created when the PostgreSQL volume is first initialised.
-CREATE DATABASE consent;
-CREATE DATABASE notifier;
-CREATE DATABASE chat;
