@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.applications import Starlette
 
+from services.gateway.adapters.metrics import storage_source
 from services.gateway.adapters.ratelimit import LimitsRateLimiter
 from services.gateway.adapters.stubs import StubsMissing, contract_files
 from services.gateway.adapters.upstreams import GrpcUpstreams
@@ -29,12 +30,14 @@ from services.gateway.application.http import HttpReply, HttpRequest, LocalRoute
 from services.gateway.application.links import LINK_RPCS, LinkRoute
 from services.gateway.application.openapi import openapi_document
 from services.gateway.application.policies import RoutePolicies
+from services.gateway.application.privacy import PrivacyRoutes
 from services.gateway.application.routing import PathTemplate, RouteTable, TemplateError
 from services.gateway.console.routes import ConsoleParts, console_routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.transport.app import create_app
 from services.runtime.config import ConfigError, Environment
-from services.runtime.logs import configure_logging
+from services.runtime.metrics import SCRAPE_SOURCES
+from services.runtime.observability import start_observability
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +89,23 @@ def upstream_entries(
 def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Starlette:
     """The ASGI app; channels open and the limiter starts in its lifespan. Raises ContractError or
     TemplateError for an annotation it cannot serve."""
-    upstreams = GrpcUpstreams(settings.upstreams, bindings)
+    upstreams = GrpcUpstreams(settings.upstreams, bindings, settings.grpc_security)
     limiter = LimitsRateLimiter(settings.rate_limits)
+    SCRAPE_SOURCES.add("gateway_rate_limit", storage_source(lambda: limiter.storage_in_use), cache_seconds=0)
     entries = upstream_entries(bindings, RoutePolicies(settings.rate_limits))
     openapi = OpenApiEndpoint()
     deep_health = DeepHealth(list(settings.upstreams), upstreams, limiter, bindings)
+    auth = AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets)
+    privacy = PrivacyRoutes(
+        upstreams,
+        auth,
+        list(settings.upstreams),
+        timeout=settings.upstream_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
     entries += [
+        ("POST", "/api/admin/privacy/export", LocalRoute("PrivacyExport", privacy.export)),
+        ("POST", "/api/admin/privacy/erase", LocalRoute("PrivacyErase", privacy.erase)),
         ("GET", "/api/health", LocalRoute("Health", liveness)),
         ("GET", "/api/health/deep", LocalRoute("DeepHealth", deep_health.handle)),
         ("GET", "/api/openapi.json", LocalRoute("OpenApi", openapi.handle)),
@@ -106,7 +120,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
         table,
         limiter,
         upstreams,
-        AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets),
+        auth,
         upstream_timeout=settings.upstream_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
     )
@@ -171,11 +185,18 @@ def main() -> None:
         print(f"{NAME}: {error}", file=sys.stderr)
         sys.exit(1)
     try:
-        settings = GatewaySettings.from_env(Environment(), upstream_names(bindings))
+        env = Environment()
+        settings = GatewaySettings.from_env(env, upstream_names(bindings))
     except ConfigError as error:
         print(f"{NAME}: configuration error: {error}", file=sys.stderr)
         sys.exit(2)
-    configure_logging(settings.log_level)
+    try:
+        observability = start_observability(
+            env, NAME, host=settings.host, level=settings.log_level, log_format=settings.log_format
+        )
+    except ConfigError as error:
+        print(f"{NAME}: configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
     try:
         app = build_app(settings, bindings)
     except (ContractError, TemplateError) as error:
@@ -187,6 +208,7 @@ def main() -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _stopped_by)
     server.run()
+    observability.close()
     if not server.started:
         sys.exit(1)
 

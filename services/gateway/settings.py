@@ -12,6 +12,7 @@ from limits import parse_many
 from services.gateway.application.ratelimit import Rate
 from services.gateway.console.settings import ConsoleSettings
 from services.runtime.config import ConfigError, Environment, parse_host_port
+from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
 from services.runtime.signed_links import secrets_from_env
 
@@ -28,7 +29,7 @@ STRATEGIES = {
     "fixed-window": "fixed-window",
     "moving-window": "moving-window",
 }
-MIN_SECRET_CHARACTERS = 16
+MIN_SECRET_CHARACTERS = 32
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?://\[[0-9A-Fa-f:.]+\](?::\d{1,5})?$")
 
 
@@ -56,11 +57,14 @@ class GatewaySettings:
     admin_api_key: str | None = field(repr=False)
     # UNSUBSCRIBE_SECRET as a list: the first signs, all verify (rotation).
     unsubscribe_secrets: tuple[bytes, ...] | None = field(repr=False)
+    # TLS files and the internal key for calls to the services (services/runtime/grpc_security.py).
+    grpc_security: GrpcSecurity
     max_body_bytes: int
     upstream_timeout_seconds: float
     shutdown_grace_seconds: float
     log_level: str
     console: ConsoleSettings
+    log_format: str = "text"
 
     @classmethod
     def from_env(
@@ -101,11 +105,13 @@ class GatewaySettings:
             ),
             admin_api_key=_secret(env, "ADMIN_API_KEY"),
             unsubscribe_secrets=secrets_from_env(env),
+            grpc_security=GrpcSecurity.from_env(env),
             max_body_bytes=env.integer("MAX_BODY_BYTES", 64 * 1024, minimum=1, maximum=64 * 1024 * 1024),
             upstream_timeout_seconds=env.number("UPSTREAM_TIMEOUT_SECONDS", 5.0, minimum=0.01, maximum=3600),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             console=ConsoleSettings.from_env(env),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 
 
@@ -152,5 +158,5 @@ def _origins(raw: str) -> tuple[str, ...]:
 def _secret(env: Environment, variable: str) -> str | None:
     value = env.optional(variable)
     if value is not None and len(value) < MIN_SECRET_CHARACTERS:
-        raise ConfigError(variable, f"a secret of at least {MIN_SECRET_CHARACTERS} characters", "<hidden>")
+        raise ConfigError(variable, f"a secret of at least {MIN_SECRET_CHARACTERS} characters", "<redacted>")
     return value

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
+from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.adapters.sinks.monday import MondayGraphQLSink
 from services.notifier.adapters.sinks.slack import SlackWebhookSink
@@ -14,15 +15,19 @@ from services.notifier.application.dead_letters import DeadLetterAdmin
 from services.notifier.application.delivery import DeliveryService
 from services.notifier.application.dispatcher import Dispatcher, Route
 from services.notifier.application.escalation import Escalation
+from services.notifier.application.metrics import breaker_source, dlq_source
 from services.notifier.application.ports import Sink
+from services.notifier.application.privacy import NotifierPrivacy
 from services.notifier.domain.model import Channel, PermanentFailure, RateLimited
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.notifier.settings import NotifierSettings
+from services.notifier.transport.privacy_servicer import NotifierPrivacyServicer
 from services.notifier.transport.servicer import NotifierServicer
 from services.runtime.breakers import Breaker
 from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
 from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_server import ServiceDefinition
+from services.runtime.metrics import SCRAPE_SOURCES
 from services.runtime.migrations import MigrationHistory
 from services.runtime.redis_client import connect_redis, redis_probe
 from services.runtime.scheduler import JobScheduler
@@ -30,6 +35,7 @@ from services.runtime.service_main import Application, ServiceEntryPoint
 
 SERVICE_NAME = notifier_pb2.DESCRIPTOR.services_by_name["NotifierService"].full_name
 MIGRATIONS = MigrationHistory(Path(__file__).parent / "adapters" / "migrations", "alembic_version_notifier")
+PRIVACY_SERVICE_NAME = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
 CLEANUP_INTERVAL_SECONDS = 24 * 3600
 
 
@@ -51,6 +57,7 @@ def _sinks(settings: NotifierSettings) -> dict[Channel, Sink]:
             timeout=timeout,
             user=smtp.user,
             password=smtp.password,
+            ca_file=smtp.ca_file,
         )
     return sinks
 
@@ -89,6 +96,7 @@ def build(settings: NotifierSettings) -> Application:
     )
     dead_letters = DeadLetterAdmin(unit_of_work, dispatcher, cleanup_days=settings.cleanup_days)
     servicer = NotifierServicer(delivery, dead_letters)
+    privacy_servicer = NotifierPrivacyServicer(NotifierPrivacy(unit_of_work))
     scheduler = JobScheduler(enabled=settings.scheduler_enabled)
     scheduler.every(settings.retry_interval_seconds, "dlq_retry", delivery.retry)
     scheduler.every(CLEANUP_INTERVAL_SECONDS, "dlq_cleanup", dead_letters.cleanup)
@@ -97,15 +105,27 @@ def build(settings: NotifierSettings) -> Application:
     if redis_client is not None:
         diagnostics.add_probe("redis", redis_probe(redis_client), required=False)
 
+    SCRAPE_SOURCES.add("notifier_dlq", dlq_source(dead_letters.stats))
+    SCRAPE_SOURCES.add("notifier_breakers", breaker_source(dead_letters.breakers))
+
     def close() -> None:
+        SCRAPE_SOURCES.remove("notifier_dlq")
+        SCRAPE_SOURCES.remove("notifier_breakers")
         engine.dispose()
         if redis_client is not None:
             redis_client.close()
 
-    definition = ServiceDefinition(
-        SERVICE_NAME, lambda server: notifier_pb2_grpc.add_NotifierServiceServicer_to_server(servicer, server)
-    )
-    return Application(services=[definition], diagnostics=diagnostics, scheduler=scheduler, on_stop=close)
+    definitions = [
+        ServiceDefinition(
+            SERVICE_NAME,
+            lambda server: notifier_pb2_grpc.add_NotifierServiceServicer_to_server(servicer, server),
+        ),
+        ServiceDefinition(
+            PRIVACY_SERVICE_NAME,
+            lambda server: privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(privacy_servicer, server),
+        ),
+    ]
+    return Application(services=definitions, diagnostics=diagnostics, scheduler=scheduler, on_stop=close)
 
 
 ENTRY_POINT = ServiceEntryPoint(

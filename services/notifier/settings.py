@@ -4,7 +4,8 @@ not all set is off: Notify answers FAILED_PRECONDITION naming the missing variab
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import URL
 
@@ -28,13 +29,13 @@ def _address(raw: str) -> str:
 
 @dataclass(frozen=True)
 class SlackSettings:
-    webhook_url: str
+    webhook_url: str = field(repr=False)  # the token is in the path
 
 
 @dataclass(frozen=True)
 class MondaySettings:
     api_url: str
-    api_key: str
+    api_key: str = field(repr=False)
     board_id: str
 
 
@@ -45,7 +46,8 @@ class SmtpSettings:
     sender: str
     security: str
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)
+    ca_file: str | None = None  # PEM bundle the relay's certificate must chain to; system CAs if unset
 
 
 @dataclass(frozen=True)
@@ -134,6 +136,7 @@ class NotifierSettings:
                 security=smtp_security,
                 user=env.optional("SMTP_USER"),
                 password=env.optional("SMTP_PASSWORD"),
+                ca_file=env.parsed("SMTP_CA_FILE", None, _readable_file, "a readable PEM file"),
             )
             if smtp
             else None,
@@ -149,3 +152,9 @@ class NotifierSettings:
             cleanup_days=env.integer("DLQ_CLEANUP_DAYS", 30, minimum=0),
             scheduler_enabled=env.flag("SCHEDULER_ENABLED", True),
         )
+
+
+def _readable_file(raw: str) -> str:
+    if not os.access(raw, os.R_OK) or not os.path.isfile(raw):
+        raise ValueError(raw)
+    return raw

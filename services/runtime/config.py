@@ -12,7 +12,10 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from services.runtime.grpc_security import GrpcSecurity
 
 T = TypeVar("T")
 Number = TypeVar("Number", int, float)
@@ -23,12 +26,30 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
 _UNIT_SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
+_SECRET_NAME = re.compile(r"KEY|SECRET|TOKEN|PASSWORD", re.IGNORECASE)
+_URL = re.compile(r"^(\s*[A-Za-z][A-Za-z0-9+.-]*://)([^/?#]*)(.*)$", re.DOTALL)
+
+
 class ConfigError(ValueError):
-    """A variable holds a value the service cannot run with."""
+    """A variable holds a value the service cannot run with. The message never shows a secret: the
+    value of a variable named like one, nor a URL's credentials, path or query (webhook URLs carry
+    their token in the path)."""
 
     def __init__(self, name: str, expected: str, value: str) -> None:
-        super().__init__(f"{name}: expected {expected}, got {value!r}")
+        super().__init__(f"{name}: expected {expected}, got {shown_value(name, value)!r}")
         self.name = name
+
+
+def shown_value(name: str, value: str) -> str:
+    if _SECRET_NAME.search(name):
+        return "<redacted>" if value else value
+    match = _URL.match(value)
+    if match is None:
+        return value
+    scheme, authority, rest = match.groups()
+    if "@" in authority:
+        authority = "<redacted>@" + authority.rsplit("@", 1)[1]
+    return scheme + authority + ("/<redacted>" if rest.strip("/") else rest)
 
 
 def parse_duration(text: str) -> float:
@@ -78,6 +99,10 @@ class Environment:
         if not value:
             value = self._from_file(f"{name}_FILE")
         return value or None
+
+    def raw(self, name: str) -> str | None:
+        """The value as set, empty included (None when unset): for variables where empty means off."""
+        return self._environ.get(name)
 
     def _from_file(self, variable: str) -> str:
         path = self._environ.get(variable, "").strip()
@@ -197,9 +222,13 @@ class ServerSettings:
     shutdown_grace_seconds: float
     var_dir: str
     log_level: str
+    security: GrpcSecurity
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Environment, *, port_variable: str, default_port: int) -> ServerSettings:
+        from services.runtime.grpc_security import GrpcSecurity  # it reads its variables through this module
+
         return cls(
             host=env.text("GRPC_HOST", "127.0.0.1"),
             port=env.port(port_variable, default_port),
@@ -207,6 +236,8 @@ class ServerSettings:
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             var_dir=env.text("VAR_DIR", "./var"),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
+            security=GrpcSecurity.from_env(env),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 
     @property

@@ -1,6 +1,9 @@
-"""Email addresses as every service stores and compares them: trimmed, lower-cased, validated."""
+"""Email addresses as every service stores and compares them (trimmed, lower-cased, validated), and
+as logs and stored errors show them (masked)."""
 
 from __future__ import annotations
+
+import re
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -18,3 +21,18 @@ def normalise_email(raw: str, field: str = "email") -> str:
     except EmailNotValidError as error:
         raise InvalidArgument(field, f"is not a valid email address: {error}") from None
     return validated.normalized.lower()
+
+
+_ADDRESS_IN_TEXT = re.compile(r"([A-Za-z0-9._%+'-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+
+
+def mask_email(address: str) -> str:
+    """'anna@example.com' -> 'a***@example.com': enough to tell addresses apart in an error, not to
+    know whose they are."""
+    local, at, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if at else "***"
+
+
+def mask_emails(text: str) -> str:
+    """Every address in a text (a relay's refusal, a sink's error) masked as mask_email does."""
+    return _ADDRESS_IN_TEXT.sub(lambda match: f"{match.group(1)[:1]}***@{match.group(2)}", text)

@@ -13,8 +13,13 @@ send everything over one connection to one pod. Servers close connections after 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from typing import Any
 
 import grpc
+
+from services.runtime.grpc_security import GrpcSecurity
+from services.runtime.observability import instrument_channel
 
 SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
@@ -29,5 +34,27 @@ CHANNEL_OPTIONS = (
 )
 
 
-def open_channel(address: str) -> grpc.Channel:
-    return grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+def open_channel(address: str, security: GrpcSecurity | None = None) -> grpc.Channel:
+    """A channel over mutual TLS when configured, whose calls are counted (grpc_client_* metrics),
+    carry the trace context, and carry the internal key when one is configured without TLS
+    (services/runtime/grpc_security.py)."""
+    security = security or GrpcSecurity()
+    if security.tls is not None:
+        channel = grpc.secure_channel(address, security.tls.channel_credentials(), options=CHANNEL_OPTIONS)
+    else:
+        channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
+    metadata = security.outgoing_metadata()
+    if metadata:
+        channel = grpc.intercept_channel(channel, _AddMetadata(metadata))
+    return instrument_channel(channel)
+
+
+class _AddMetadata(grpc.UnaryUnaryClientInterceptor):
+    def __init__(self, pairs: tuple[tuple[str, str], ...]) -> None:
+        self._pairs = pairs
+
+    def intercept_unary_unary(
+        self, continuation: Callable[..., Any], client_call_details: Any, request: Any
+    ) -> Any:
+        metadata = [*(client_call_details.metadata or ()), *self._pairs]
+        return continuation(client_call_details._replace(metadata=metadata), request)

@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 
+from services.runtime.control_characters import field_with_control_character
 from services.runtime.db import DATABASE_UNAVAILABLE
 from services.runtime.errors import (
     FailedPrecondition,
@@ -31,6 +32,8 @@ from services.runtime.errors import (
     ServiceError,
     Unavailable,
 )
+from services.runtime.grpc_access import AccessInterceptor, peer_address
+from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.identity import (
     CLIENT_IP_KEY,
     CLIENT_USER_AGENT_KEY,
@@ -38,6 +41,7 @@ from services.runtime.identity import (
     CallerIdentity,
 )
 from services.runtime.logs import request_id_var
+from services.runtime.observability import outer_interceptors
 
 log = logging.getLogger("services.rpc")
 
@@ -69,7 +73,8 @@ def text_metadata(metadata: Sequence[tuple[str, str | bytes]] | None) -> dict[st
 
 
 def caller_identity(context: grpc.ServicerContext) -> CallerIdentity:
-    """The end client as the gateway reported it in metadata, else the gRPC peer itself."""
+    """The end client as the gateway (or chat, relaying a visitor's action) reported it in metadata,
+    else the gRPC peer itself (the access interceptor hides the metadata of any other caller)."""
     metadata = text_metadata(context.invocation_metadata())
     return CallerIdentity(
         ip_address=metadata.get(CLIENT_IP_KEY) or peer_address(context.peer()),
@@ -77,16 +82,6 @@ def caller_identity(context: grpc.ServicerContext) -> CallerIdentity:
         # The call interceptor has taken the id from metadata or generated one.
         request_id=request_id_var.get() if request_id_var.get() != "-" else "",
     )
-
-
-def peer_address(peer: str) -> str:
-    """'ipv4:10.0.0.1:5000' -> '10.0.0.1'; 'ipv6:[::1]:5000' -> '::1'; anything else as it is."""
-    kind, _, rest = peer.partition(":")
-    if kind == "ipv4":
-        return rest.rsplit(":", 1)[0]
-    if kind == "ipv6":
-        return rest.rsplit(":", 1)[0].strip("[]")
-    return peer
 
 
 def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, *details: Any) -> None:
@@ -129,6 +124,8 @@ class CallInterceptor(grpc.ServerInterceptor):
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             try:
+                if (field := field_with_control_character(request)) is not None:
+                    raise InvalidArgument(field, "must not contain control characters")
                 return inner(request, context)
             except InvalidArgument as error:
                 _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error), _bad_request(error))
@@ -187,13 +184,19 @@ def create_server(
     services: Sequence[ServiceDefinition],
     *,
     max_workers: int = 16,
+    security: GrpcSecurity | None = None,
     max_connection_age: float = MAX_CONNECTION_AGE_SECONDS,
 ) -> GrpcServer:
     """Builds a server with the given services, the standard health service and reflection, and binds
-    it to `address`; raises RuntimeError if the address cannot be bound."""
+    it to `address` (over mutual TLS when configured); raises RuntimeError if the address cannot be
+    bound, or if it is not loopback and neither TLS nor GRPC_ALLOW_INSECURE is configured."""
+    security = security or GrpcSecurity()
+    security.check_listen_address(address.rsplit(":", 1)[0].strip("[]"))
     server = grpc.server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        interceptors=[CallInterceptor()],
+        # Tracing and metrics outermost: metrics see the status the error mapping inside settled on;
+        # the call interceptor comes before access, so refused calls are logged like any other.
+        interceptors=[*outer_interceptors(), CallInterceptor(), AccessInterceptor(security)],
         options=[
             # Without this a second process on the same port would silently share it.
             ("grpc.so_reuseport", 0),
@@ -211,7 +214,10 @@ def create_server(
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     reflection.enable_server_reflection([*names, HEALTH_SERVICE_NAME, reflection.SERVICE_NAME], server)
     try:
-        port = server.add_insecure_port(address)
+        if security.tls is not None:
+            port = server.add_secure_port(address, security.tls.server_credentials())
+        else:
+            port = server.add_insecure_port(address)
     except RuntimeError as error:
         raise RuntimeError(f"cannot listen on {address}: {error}") from None
     if port == 0:

@@ -14,12 +14,18 @@ import urllib.request
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.runtime.config import Environment
+from services.runtime.grpc_client import open_channel
+from services.runtime.grpc_security import GrpcSecurity
+
 TIMEOUT_SECONDS = 3.0
 
 
 def grpc_serving(address: str) -> str | None:
     """None when SERVING, else what is wrong."""
-    with grpc.insecure_channel(address) as channel:
+    # Over mutual TLS when the service uses it (the same GRPC_TLS_* files; the certificate must name
+    # the address probed, e.g. 127.0.0.1).
+    with open_channel(address, GrpcSecurity.from_env(Environment())) as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=TIMEOUT_SECONDS

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 CLIENT_IP_KEY = "x-client-ip"
 CLIENT_USER_AGENT_KEY = "x-client-user-agent"
 REQUEST_ID_KEY = "x-request-id"
+# Credentials a client may present, forwarded by the gateway from the HTTP headers of the same name.
+ADMIN_KEY_KEY = "x-admin-api-key"
+SESSION_TOKEN_KEY = "x-session-token"  # noqa: S105 (a metadata key, not a secret)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""The command line every gRPC service shares: `python -m services.<name> [serve|migrate]`.
+"""The command line every gRPC service shares: `python -m services.<name> [serve|migrate|…]`.
 
 `serve` (the default) validates the settings, applies migrations unless AUTO_MIGRATE=false, starts the
 server and any background work, and on SIGTERM or SIGINT stops gracefully. `migrate` only applies
-migrations. A configuration error prints one line naming the variable and exits with status 2.
+migrations. A service may add commands of its own (consent: `verify-audit`). A configuration error
+prints one line naming the variable and exits with status 2.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy.engine import URL
@@ -24,6 +25,7 @@ from services.runtime.diagnostics import Diagnostics
 from services.runtime.grpc_server import GrpcServer, ServiceDefinition, create_server
 from services.runtime.logs import configure_logging
 from services.runtime.migrations import MigrationHistory
+from services.runtime.observability import start_observability
 from services.runtime.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
@@ -85,6 +87,8 @@ class ServiceEntryPoint(Generic[S]):
     load_settings: Callable[[Environment], S]
     migrations: MigrationHistory
     build: Callable[[S], Application]
+    # Further commands of the service's command line: name -> run(settings), answering the exit status.
+    commands: Mapping[str, Callable[[S], int]] = field(default_factory=dict)
 
     def migrate(self, settings: S) -> None:
         self.migrations.upgrade(settings.database_url)
@@ -107,6 +111,7 @@ class ServiceEntryPoint(Generic[S]):
             settings.server.address,
             [*application.services, application.diagnostics.definition()],
             max_workers=settings.server.max_workers,
+            security=settings.server.security,
         )
         server.start()
         if application.scheduler is not None:
@@ -116,15 +121,26 @@ class ServiceEntryPoint(Generic[S]):
 
     def main(self, argv: Sequence[str] | None = None) -> None:
         parser = argparse.ArgumentParser(prog=f"python -m services.{self.name}")
-        parser.add_argument("command", nargs="?", default="serve", choices=("serve", "migrate"))
+        parser.add_argument(
+            "command", nargs="?", default="serve", choices=("serve", "migrate", *self.commands)
+        )
         command = parser.parse_args(argv).command
+        env = Environment()
         try:
-            settings = self.load_settings(Environment())
+            settings = self.load_settings(env)
         except ConfigError as error:
             print(f"{self.name}: configuration error: {error}", file=sys.stderr)
             sys.exit(2)
-        configure_logging(settings.server.log_level)
+        server = settings.server
+        if command in self.commands:
+            configure_logging(server.log_level, log_format=server.log_format, service=self.name)
+            try:
+                sys.exit(self.commands[command](settings))
+            except SQLAlchemyError as error:
+                log.error("%s %s failed: %s", self.name, command, error)
+                sys.exit(2)
         if command == "migrate":
+            configure_logging(server.log_level, log_format=server.log_format, service=self.name)
             try:
                 self.migrate(settings)
             except SQLAlchemyError as error:
@@ -140,10 +156,19 @@ class ServiceEntryPoint(Generic[S]):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         try:
+            # Before the service is built, so its engines, Redis clients and channels are traced.
+            observability = start_observability(
+                env, self.name, host=server.host, level=server.log_level, log_format=server.log_format
+            )
+        except ConfigError as error:
+            print(f"{self.name}: configuration error: {error}", file=sys.stderr)
+            sys.exit(2)
+        try:
             running = self.start(settings)
         except (RuntimeError, SQLAlchemyError) as error:
             log.error("%s cannot start: %s", self.name, error)
             sys.exit(1)
         stop_requested.wait()
         running.stop(settings.server.shutdown_grace_seconds)
+        observability.close()
         log.info("%s stopped", self.name)

@@ -5,10 +5,10 @@ server reflection as grpcurl does."""
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from tests.support.fake_sinks import FakeHttpSink, FakeSmtpServer
+from tests.support.widget import WidgetClient
 
 
 @pytest.fixture(scope="module")
@@ -37,5 +37,5 @@ def sinks_environ(sinks) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def http(stack):
-    with httpx.Client(base_url=stack.url, timeout=15) as client:
+    with WidgetClient(base_url=stack.url, timeout=15) as client:
         yield client

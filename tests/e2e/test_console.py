@@ -57,6 +57,7 @@ def depth(stack) -> int:
     return found.get("pending", 0) + found.get("failed", 0)
 
 
+@pytest.mark.timeout(360)  # about a minute alone; a browser and four processes on a busy shared machine
 def test_an_operator_recovers_a_slack_outage_from_the_console(stack, sinks, browser):
     from selenium.webdriver.common.by import By
 

@@ -12,6 +12,10 @@ from tests.support.polling import eventually
 from tests.support.system import ADMIN, Stack
 
 EMAIL = "klient@example.com"
+PHONE = "601 234 567"
+FIRST = "Dzień dobry, ile kosztuje wykończenie mieszkania 70 m2?"
+HOT = f"Mój telefon {PHONE}, budżet 150 tys zł"
+REASON = "Za dużo wiadomości"
 VISITOR = {"X-Forwarded-For": "203.0.113.50", "User-Agent": "Mozilla/5.0 (e2e visitor)"}
 CONSENT = "novahouse.consent.v1.ConsentService"
 CHAT = "novahouse.chat.v1.ChatService"
@@ -40,7 +44,7 @@ def test_a_visitor_chats_leaves_an_email_with_consent_and_becomes_a_hot_lead(sta
     slack, monday, _ = sinks
     first = http.post(
         "/api/chatbot/chat",
-        json={"message": "Dzień dobry, ile kosztuje wykończenie mieszkania 70 m2?", "session_id": "journey"},
+        json={"message": FIRST, "session_id": "journey"},
         headers=VISITOR,
     )
     assert first.status_code == 200
@@ -48,7 +52,7 @@ def test_a_visitor_chats_leaves_an_email_with_consent_and_becomes_a_hot_lead(sta
     lead = http.post(
         "/api/chatbot/chat",
         json={
-            "message": "Mój telefon 601 234 567, budżet 150 tys zł",
+            "message": HOT,
             "session_id": "journey",
             "email": EMAIL,
             "marketing_consent": True,
@@ -64,7 +68,7 @@ def test_a_visitor_chats_leaves_an_email_with_consent_and_becomes_a_hot_lead(sta
     assert EMAIL in item["variables"]["name"]
     http.post(
         "/api/chatbot/chat",
-        json={"message": "Mój telefon 601 234 567", "session_id": "journey"},
+        json={"message": f"Mój telefon {PHONE}", "session_id": "journey"},
         headers=VISITOR,
     )
     time.sleep(1.0)  # the relay runs right away and sweeps every 0.3 s: time enough for a second alert
@@ -106,7 +110,10 @@ def test_the_quiet_visitor_gets_follow_ups_1_and_2_once_each(stack, http, sinks)
     _, _, smtp = sinks
     assert eventually(lambda: followups(http), lambda found: found == [1, 2], timeout=30) == [1, 2]
     emails = eventually(lambda: emails_to(smtp, EMAIL), lambda found: len(found) >= 2)
-    conversation = stack.grpc("chat").call(f"{CHAT}/GetConversation", {"session_id": "journey"})
+    owner = (("x-session-token", http.tokens["journey"]),)
+    conversation = stack.grpc("chat").call(
+        f"{CHAT}/GetConversation", {"session_id": "journey"}, metadata=owner
+    )
     texts = {
         m["followup_number"]: m["text"]
         for m in conversation["messages"]
@@ -121,9 +128,7 @@ def test_the_quiet_visitor_gets_follow_ups_1_and_2_once_each(stack, http, sinks)
 def test_unsubscribing_through_the_gateway_is_audited_and_stops_follow_up_emails(stack, http, sinks):
     _, _, smtp = sinks
     reader = {"X-Forwarded-For": "198.51.100.77", "User-Agent": "NovaHouse-Mail-Link/1.0"}
-    answer = http.post(
-        "/api/unsubscribe", json={"email": EMAIL, "reason": "Za dużo wiadomości"}, headers=reader
-    )
+    answer = http.post("/api/unsubscribe", json={"email": EMAIL, "reason": REASON}, headers=reader)
     assert answer.json() == {
         "success": True,
         "message": "Successfully unsubscribed from marketing emails",
@@ -135,7 +140,7 @@ def test_unsubscribing_through_the_gateway_is_audited_and_stops_follow_up_emails
         "unsubscribe",
         "198.51.100.77",
         "NovaHouse-Mail-Link/1.0",
-        "Za dużo wiadomości",
+        REASON,
     )
     status = http.get(f"/api/unsubscribe/status/{EMAIL}", headers=ADMIN).json()
     assert (status["is_unsubscribed"], status["marketing_consent"], status["rodo_consent"]) == (
@@ -148,3 +153,37 @@ def test_unsubscribing_through_the_gateway_is_audited_and_stops_follow_up_emails
     assert eventually(lambda: followups(http), lambda found: found == [1, 2, 3], timeout=30) == [1, 2, 3]
     time.sleep(1.5)  # the relay would have handed an email over by now
     assert len(emails_to(smtp, EMAIL)) == 2
+
+
+def test_someone_elses_session_id_reads_and_changes_nothing(stack, http):
+    stranger = {"X-Forwarded-For": "198.51.100.99"}
+    assert (
+        http.get(
+            "/api/chatbot/conversations/journey", headers={**stranger, "X-Session-Token": "x" * 43}
+        ).status_code
+        == 404
+    )
+    hijack = http.post(
+        "/api/chatbot/chat",
+        json={"message": "hijack", "session_id": "journey"},
+        headers={**stranger, "X-Session-Token": "x" * 43},
+    )
+    assert hijack.status_code == 404
+    texts = [m["text"] for m in http.get("/api/chatbot/conversations/journey").json()["messages"]]
+    assert "hijack" not in texts
+
+
+def test_no_personal_data_reached_the_logs(stack, http):
+    """The logs of every process of this whole journey (and one mistyped unsubscribe link and a
+    refused message) hold no email address, phone number or message text the visitor used."""
+    http.get(f"/api/unsubscribe/{EMAIL}/oops")
+    refused = http.post("/api/chatbot/chat", json={"message": f"{HOT}\u0000", "session_id": "journey"})
+    assert refused.status_code == 400
+    assert refused.json()["details"][0]["field_violations"][0]["field"] == "message"
+    logs = {name: process.output() for name, process in stack.processes.items()}
+    assert all("rpc " in logs[name] for name in ("consent", "notifier", "chat"))  # the logs were captured
+    assert "http POST /api/chatbot/chat 200" in logs["gateway"]
+    digits = PHONE.replace(" ", "")
+    for needle in (EMAIL, EMAIL.split("@")[0], PHONE, digits, f"+48{digits}", FIRST, HOT, REASON, "70 m2"):
+        for name, output in logs.items():
+            assert needle not in output, f"{needle!r} in the {name} log"

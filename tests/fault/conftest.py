@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from tests.support.system import Stack
+from tests.support.widget import WidgetClient
 
 # Short timeouts, leases and retry intervals, so an outage and the recovery after it take seconds.
 FAST = {
@@ -48,4 +49,4 @@ def start_stack(tmp_path, private_postgres, private_redis, sinks_environ) -> Cal
 @pytest.fixture
 def http_client() -> Callable[[Stack], httpx.Client]:
     with ExitStack() as exits:
-        yield lambda stack: exits.enter_context(httpx.Client(base_url=stack.url, timeout=15))
+        yield lambda stack: exits.enter_context(WidgetClient(base_url=stack.url, timeout=15))

@@ -62,7 +62,9 @@ def test_a_chat_replica_killed_during_follow_ups_sends_each_once_after_restart(
 ):
     stack = start_stack(chat={"FOLLOWUP_DELAYS": "1s,2s", "FOLLOWUP_SCAN_SECONDS": "0.2"})
     port = free_port()
-    second = ServiceProcess("chat", {**stack.environ["chat"], "CHAT_PORT": str(port)}, port=port)
+    second = ServiceProcess(
+        "chat", {**stack.environ["chat"], "CHAT_PORT": str(port), "CHAT_METRICS_PORT": ""}, port=port
+    )
     try:
         second.start().wait_serving()
         http = http_client(stack)
@@ -105,6 +107,8 @@ def test_a_chat_replica_killed_during_follow_ups_sends_each_once_after_restart(
         smtp.wait_for(expected, timeout=20)
         time.sleep(1)  # the relay's later rounds send nothing more
         per_recipient = Counter(mail.recipients[0] for mail in smtp.messages)
-        assert per_recipient == {f"visitor{n}@example.com": 2 for n in range(VISITORS)}
+        assert per_recipient == {f"visitor{n}@example.com": 2 for n in range(VISITORS)}, [
+            (mail.recipients, mail.subject, mail.headers.get("Message-ID")) for mail in smtp.messages
+        ]
     finally:
         second.close()

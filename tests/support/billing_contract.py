@@ -10,6 +10,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool
 from google.protobuf.descriptor import FileDescriptor
 from google.protobuf.message_factory import GetMessageClass
 
+from novahouse.api.v1 import access_pb2
 from services.runtime.diagnostics import Diagnostics
 from services.runtime.grpc_server import GrpcServer, ServiceDefinition, create_server
 
@@ -18,18 +19,22 @@ SERVICE = "novahouse.billing.v1.BillingService"
 F = descriptor_pb2.FieldDescriptorProto
 
 
-def billing_file() -> FileDescriptor:
-    """Adds the contract to the default descriptor pool once and answers its file descriptor."""
+def billing_file(access: int | None = access_pb2.ACCESS_PUBLIC) -> FileDescriptor:
+    """Adds the contract to the default descriptor pool once and answers its file descriptor. With
+    another access (None: no access option) it is a contract of its own, `novahouse.billing_<x>.v1`."""
     pool = descriptor_pool.Default()
+    suffix = "" if access == access_pb2.ACCESS_PUBLIC else f"_{access or 'none'}"
+    package = f"novahouse.billing{suffix}.v1"
+    file_name = FILE_NAME.replace("billing_test", f"billing{suffix}_test")
     try:
-        return pool.FindFileByName(FILE_NAME)
+        return pool.FindFileByName(file_name)
     except KeyError:
         pass
     proto = descriptor_pb2.FileDescriptorProto(
-        name=FILE_NAME,
-        package="novahouse.billing.v1",
+        name=file_name,
+        package=package,
         syntax="proto3",
-        dependency=["google/api/annotations.proto"],
+        dependency=["google/api/annotations.proto", "novahouse/api/v1/access.proto"],
     )
     request = proto.message_type.add(name="GetInvoiceRequest")
     request.field.add(name="invoice_id", number=1, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
@@ -41,10 +46,12 @@ def billing_file() -> FileDescriptor:
     service = proto.service.add(name="BillingService")
     method = service.method.add(
         name="GetInvoice",
-        input_type=".novahouse.billing.v1.GetInvoiceRequest",
-        output_type=".novahouse.billing.v1.Invoice",
+        input_type=f".{package}.GetInvoiceRequest",
+        output_type=f".{package}.Invoice",
     )
-    method.options.Extensions[annotations_pb2.http].get = "/api/billing/invoices/{invoice_id}"
+    method.options.Extensions[annotations_pb2.http].get = f"/api/billing{suffix}/invoices/{{invoice_id}}"
+    if access is not None:
+        method.options.Extensions[access_pb2.access] = access
     return pool.AddSerializedFile(proto.SerializeToString())
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import ssl
 import threading
 import time
 from collections import Counter
@@ -16,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import Envelope
@@ -163,8 +165,16 @@ class Mail:
 
 @dataclass
 class _SmtpHandler:
-    mode: str = "ok"  # 'ok', 'temporary' (451) or 'permanent' (550)
+    mode: str = "ok"  # 'ok', 'temporary' (451), 'permanent' (550) or 'refuse-recipient' (550 naming it)
     messages: list[Mail] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: object, session: object, envelope: Envelope, address: str, rcpt_options: list
+    ) -> str:
+        if self.mode == "refuse-recipient":  # as relays do: the refusal names the address
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
         if self.mode == "temporary":
@@ -185,12 +195,18 @@ class _SmtpHandler:
 
 
 class FakeSmtpServer:
-    """A real SMTP server (aiosmtpd) on loopback recording every message it accepts."""
+    """A real SMTP server (aiosmtpd) on loopback recording every message it accepts; over TLS from the
+    first byte with `ssl_context`, offering STARTTLS with `tls_context`."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, *, ssl_context: ssl.SSLContext | None = None, tls_context: ssl.SSLContext | None = None
+    ) -> None:
         self._handler = _SmtpHandler()
         self.port = free_port()
-        self._controller = Controller(self._handler, hostname="127.0.0.1", port=self.port)
+        extra: dict[str, Any] = {"tls_context": tls_context} if tls_context is not None else {}
+        self._controller = Controller(
+            self._handler, hostname="127.0.0.1", port=self.port, ssl_context=ssl_context, **extra
+        )
         self._controller.start()
 
     @property

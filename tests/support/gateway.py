@@ -19,7 +19,7 @@ from services.runtime.config import Environment
 from tests.support.network import free_port
 from tests.support.processes import ServiceProcess
 
-ADMIN_KEY = "test-admin-key-0123456789"
+ADMIN_KEY = "test-admin-key-0123456789-0123456789"
 UNSUBSCRIBE_SECRET = "test-unsubscribe-secret-0123456789"
 
 

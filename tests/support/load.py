@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import httpx
 
+from tests.support.widget import WidgetClient
+
 CONSENT_MARK = " (zgoda)"  # in the text of every message that gave consent
 
 
@@ -56,7 +58,7 @@ class ChatLoad:
             thread.join(30)
 
     def _run(self, worker: int) -> None:
-        with httpx.Client(base_url=self._url, timeout=10) as client:
+        with WidgetClient(base_url=self._url, timeout=10) as client:
             sent = 0
             while not self._stop.is_set():
                 # A handful of sessions per worker: new conversations and continued ones alike.

@@ -17,6 +17,7 @@ from tests.support.services import (
     start_consent,
     start_notifier,
 )
+from tests.support.widget import widget_channel
 
 PUBLIC_BASE_URL = "https://novahouse.example.com"
 
@@ -32,10 +33,12 @@ class ChatStack:
         notifier_overrides: dict[str, str] | None = None,
         **chat_overrides: str,
     ) -> None:
+        # Each service's database URL, for tests that look inside.
+        self.database_urls = {name: databases(name) for name in ("consent", "notifier", "chat")}
         # The notifier's retry job delivers what concurrent callers found its channel busy for.
         self.notifier_service = start_notifier(
             notifier_environ(
-                databases("notifier"),
+                self.database_urls["notifier"],
                 var_dir,
                 **{
                     "SCHEDULER_ENABLED": "true",
@@ -47,7 +50,7 @@ class ChatStack:
         )
         # Consent sends the confirmation emails of marketing grants through the notifier.
         self._consent_environ = consent_environ(
-            databases("consent"),
+            self.database_urls["consent"],
             var_dir,
             CONSENT_PORT=str(free_port()),
             NOTIFIER_ADDR=f"127.0.0.1:{self.notifier_service.port}",
@@ -56,7 +59,7 @@ class ChatStack:
         self.consent_service: RunningService | None = start_consent(self._consent_environ)
         self.consent_address = f"127.0.0.1:{self.consent_service.port}"
         self.chat_environ = chat_environ(
-            databases("chat"),
+            self.database_urls["chat"],
             var_dir,
             CONSENT_ADDR=self.consent_address,
             NOTIFIER_ADDR=f"127.0.0.1:{self.notifier_service.port}",
@@ -66,7 +69,7 @@ class ChatStack:
         self.chat_service = start_chat(self.chat_environ)
         self._channels = [
             grpc.insecure_channel(self.consent_address),
-            grpc.insecure_channel(f"127.0.0.1:{self.chat_service.port}"),
+            widget_channel(f"127.0.0.1:{self.chat_service.port}"),
         ]
         self.consent = consent_pb2_grpc.ConsentServiceStub(self._channels[0])
         self.chat = chat_pb2_grpc.ChatServiceStub(self._channels[1])

@@ -13,6 +13,8 @@ COMPOSE_ONLY = {"GATEWAY_PUBLISH_PORT"}
 _READ = re.compile(r"""(?:os\.environ(?:\.get)?[\[(]|os\.getenv\()\s*["']([A-Z][A-Z0-9_]*)["']""")
 _PLACEHOLDER = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 _NAME = re.compile(r"`([A-Z][A-Z0-9_]*)`")
+# The operating system's, passed on to child processes: not settings of this project.
+_NOT_OURS = {"PATH", "HOME"}
 
 
 def variables_read_by_tests_and_bench() -> set[str]:
@@ -24,7 +26,7 @@ def variables_read_by_tests_and_bench() -> set[str]:
             found |= set(_READ.findall(path.read_text()))
         for path in (REPO_ROOT / folder).rglob("*.toml"):
             found |= set(_PLACEHOLDER.findall(path.read_text()))
-    return found
+    return found - _NOT_OURS
 
 
 def documented_by_section() -> dict[str, set[str]]:

@@ -8,12 +8,14 @@ import json
 from sqlalchemy import ColumnElement, Row, String, and_, cast, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from services.chat.adapters.privacy import SqlChatPrivacy
 from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
 from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals
 from services.chat.domain.model import ChatMessage, Conversation, Role
+from services.runtime import tracing
 from services.runtime.claims import claim_rows, renew_claim, unleased
 from services.runtime.identity import CallerIdentity
 from services.runtime.leases import Claim
@@ -36,18 +38,20 @@ class SqlConversationRepository:
         ).one_or_none()
         return _conversation(row) if row else None
 
-    def open(self, session_id: str, now: dt.datetime) -> Conversation:
-        locking = select(conversations).where(conversations.c.session_id == session_id).with_for_update()
-        row = self._session.execute(locking).one_or_none()
-        if row is None:
-            insert_ignoring_conflict(
-                self._session,
-                conversations,
-                {"session_id": session_id, "created_at": now, "last_user_message_at": now},
-                "session_id",
-            )
-            row = self._session.execute(locking).one()
-        return _conversation(row)
+    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+        values = {
+            "session_id": session_id,
+            "token_hash": token_hash,
+            "created_at": now,
+            "last_user_message_at": now,
+        }
+        if not insert_ignoring_conflict(self._session, conversations, values, "session_id"):
+            return None
+        return self.by_session(session_id)
+
+    def lock(self, conversation_id: int) -> Conversation:
+        locking = select(conversations).where(conversations.c.id == conversation_id).with_for_update()
+        return _conversation(self._session.execute(locking).one())
 
     def save(self, conversation: Conversation) -> None:
         self._session.execute(
@@ -190,6 +194,8 @@ class SqlOutbox:
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
+                # The trace of the request that queued the call: the relay's hand-over continues it.
+                "trace_context": tracing.current_context_text(),
             },
             "idempotency_key",
         )
@@ -244,7 +250,9 @@ class SqlOutbox:
 
 
 def _conversation(row: Row) -> Conversation:
-    return Conversation(row.id, row.session_id, row.email, row.created_at, row.last_user_message_at)
+    return Conversation(
+        row.id, row.session_id, row.email, row.created_at, row.last_user_message_at, row.token_hash
+    )
 
 
 def _outbox_item(row: Row) -> OutboxItem:
@@ -256,6 +264,7 @@ def _outbox_item(row: Row) -> OutboxItem:
         identity=CallerIdentity(row.client_ip, row.user_agent, row.request_id),
         attempts=row.attempts,
         claim_token=row.claim_token,
+        trace_context=row.trace_context,
     )
 
 
@@ -264,8 +273,10 @@ class ChatUnitOfWork(SqlUnitOfWork):
     leads: SqlLeadRepository
     followups: SqlFollowupRepository
     outbox: SqlOutbox
+    privacy: SqlChatPrivacy
 
     def bind_repositories(self, session: Session) -> None:
+        self.privacy = SqlChatPrivacy(session)
         self.conversations = SqlConversationRepository(session)
         self.leads = SqlLeadRepository(session)
         self.followups = SqlFollowupRepository(session)

@@ -29,6 +29,9 @@ conversations = Table(
     Column("email", String(254)),
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_user_message_at", UtcDateTime, nullable=False),
+    Column("token_hash", String(64)),
+    # Set once the conversation's personal data was erased (docs/privacy.md).
+    Column("erased_at", UtcDateTime),
     Index("ix_conversations_last_user_message_at", "last_user_message_at"),
 )
 
@@ -94,5 +97,6 @@ outbox = Table(
     Column("claim_token", String(32)),
     Column("leased_until", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("trace_context", String(512)),
     Index("ix_outbox_next_attempt_at", "next_attempt_at"),
 )

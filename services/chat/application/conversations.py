@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from services.chat.application.outbox_calls import MondayItem, NotifyCall, RecordConsentCall, SlackText
 from services.chat.application.ports import Responder, SessionCache, SessionContext, UnitOfWork
+from services.chat.domain.credentials import new_session_id, new_token, token_hash, token_matches
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals, extract_signals
 from services.chat.domain.model import (
@@ -42,6 +43,8 @@ class VisitorMessage:
     marketing_consent: bool | None = None
     rodo_consent: bool | None = None
     consent_text_version: str = ""
+    # The credential of an existing conversation; empty opens a new one.
+    session_token: str = ""
     language: str = ""
 
 
@@ -52,6 +55,8 @@ class Answer:
     reply: str
     lead_id: int | None
     lead_score: int
+    # The new conversation's credential; empty when the message went into an existing conversation.
+    session_token: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,7 +86,9 @@ class ConversationService:
         self._clock = clock
 
     def send_message(self, visitor: VisitorMessage, caller: CallerIdentity) -> Answer:
-        session = session_id(visitor.session_id)
+        """Appends to the conversation the credential proves to be the caller's; without a credential
+        opens a new conversation under the requested session id, or under a fresh one when that id is
+        taken (so someone else's session id reads and changes nothing)."""
         text = message_text(visitor.text)
         email = normalise_email(visitor.email) if visitor.email.strip() else None
         if len(visitor.consent_text_version) > MAX_LABEL_LENGTH:
@@ -91,7 +98,14 @@ class ConversationService:
         gave_consent = visitor.marketing_consent is not None or visitor.rodo_consent is not None
         found = extract_signals(text, email)
 
-        context = self._context(session)
+        issued = ""
+        context: SessionContext | None = None
+        if visitor.session_token:
+            session = session_id(visitor.session_id)
+            context = self._owned_context(session, visitor.session_token)
+        else:
+            session = session_id(visitor.session_id) if visitor.session_id else new_session_id()
+            issued = new_token()
         reply = self._responder.answer(
             text,
             context.recent if context else [],
@@ -101,7 +115,17 @@ class ConversationService:
         queued = False
         with self._unit_of_work() as uow:
             now = self._clock()
-            conversation = uow.conversations.open(session, now)
+            if context is not None:
+                conversation = uow.conversations.lock(context.conversation_id)
+            else:
+                created = uow.conversations.create(session, token_hash(issued), now)
+                if created is None:  # the id is someone else's: a fresh one (128 random bits)
+                    session = new_session_id()
+                    created = uow.conversations.create(session, token_hash(issued), now)
+                    if created is None:
+                        raise RuntimeError("a fresh random session id is taken")
+                conversation = created
+                context = SessionContext(conversation.id, flags=(False, False, False))
             consent_email = found.email or conversation.email
             if gave_consent and consent_email is None:
                 raise InvalidArgument("email", "is required with marketing_consent or rodo_consent")
@@ -111,7 +135,7 @@ class ConversationService:
             uow.conversations.save(conversation)
 
             lead = uow.leads.for_conversation(conversation.id) or self._new_lead(
-                uow, conversation.id, context.flags if context else None
+                uow, conversation.id, context.flags
             )
             lead.signals = lead.signals.merged(found)
             if lead.signals.has_contact:
@@ -137,7 +161,7 @@ class ConversationService:
             uow.conversations.add_message(conversation.id, ChatMessage(Role.BOT, reply.text, now))
             uow.commit()
 
-        recent = [*(context.recent if context else []), (Role.USER.value, text), (Role.BOT.value, reply.text)]
+        recent = [*context.recent, (Role.USER.value, text), (Role.BOT.value, reply.text)]
         self._cache.set(
             session,
             SessionContext(
@@ -145,6 +169,7 @@ class ConversationService:
                 lead.signals.has_contact,
                 recent[-CONTEXT_MESSAGES:],
                 (lead.signals.budget, lead.signals.area, lead.signals.timeline),
+                conversation.token_hash,
             ),
         )
         if queued:
@@ -155,14 +180,17 @@ class ConversationService:
             reply=reply.text,
             lead_id=lead.id,
             lead_score=lead.score if lead.id is not None else 0,
+            session_token=issued,
         )
 
-    def conversation(self, raw_session_id: str) -> ConversationView:
+    def conversation(self, raw_session_id: str, session_token: str, *, admin: bool) -> ConversationView:
+        """The conversation, for its owner's credential or an admin; NOT_FOUND otherwise, exactly as
+        for a session that does not exist."""
         session = session_id(raw_session_id)
         with self._unit_of_work() as uow:
             conversation = uow.conversations.by_session(session)
-            if conversation is None:
-                raise NotFound(f"no conversation for session {session}")
+            if conversation is None or not (admin or token_matches(session_token, conversation.token_hash)):
+                raise _unknown(session)
             return ConversationView(conversation, uow.conversations.messages(conversation.id))
 
     @staticmethod
@@ -178,21 +206,25 @@ class ConversationService:
                 signals = signals.merged(extract_signals(earlier.text))
         return Lead(conversation_id, signals)
 
-    def _context(self, session: str) -> SessionContext | None:
-        """The session's context from the cache, else rebuilt from the database (None if new)."""
+    def _owned_context(self, session: str, token: str) -> SessionContext:
+        """The session's context (cache, else database) if the token is its credential; NOT_FOUND
+        otherwise, whether the session exists or not."""
         cached = self._cache.get(session)
-        if cached is not None:
+        if cached is not None and cached.token_hash is not None:
+            if not token_matches(token, cached.token_hash):
+                raise _unknown(session)
             return cached
         with self._unit_of_work() as uow:
             conversation = uow.conversations.by_session(session)
-            if conversation is None:
-                return None
+            if conversation is None or not token_matches(token, conversation.token_hash):
+                raise _unknown(session)
             lead = uow.leads.for_conversation(conversation.id)
             recent = uow.conversations.messages(conversation.id, last=CONTEXT_MESSAGES)
         return SessionContext(
             conversation.id,
             bool(lead and lead.signals.has_contact),
             [(m.role.value, m.text) for m in recent],
+            token_hash=conversation.token_hash,
         )
 
     def _announce(
@@ -214,3 +246,7 @@ class ConversationService:
         uow.outbox.add(NotifyCall(f"lead:{lead.id}:slack", SlackText(text)), caller, now)
         item = MondayItem(f"Lead #{lead.id}: {contact} (score {lead.score})")
         uow.outbox.add(NotifyCall(f"lead:{lead.id}:monday", item), caller, now)
+
+
+def _unknown(session: str) -> NotFound:
+    return NotFound(f"no conversation for session {session}")

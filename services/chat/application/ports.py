@@ -22,8 +22,12 @@ class ConversationRepository(Protocol):
 
     def get(self, conversation_id: int) -> Conversation | None: ...
 
-    def open(self, session_id: str, now: dt.datetime) -> Conversation:
-        """The session's conversation, created if new, locked until the transaction ends."""
+    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+        """A new conversation for the session; None when the session id is taken already."""
+        ...
+
+    def lock(self, conversation_id: int) -> Conversation:
+        """The conversation, locked until the transaction ends."""
         ...
 
     def save(self, conversation: Conversation) -> None: ...
@@ -70,6 +74,7 @@ class OutboxItem:
     identity: CallerIdentity
     attempts: int
     claim_token: str | None = None
+    trace_context: str | None = None  # W3C traceparent/tracestate as JSON (services/runtime/tracing.py)
 
 
 class Outbox(Protocol):
@@ -97,6 +102,20 @@ class Outbox(Protocol):
         ...
 
 
+class PrivacyRepository(Protocol):
+    """What chat holds about a person (docs/privacy.md); conversations as (id, session id), locked."""
+
+    def conversations_of(self, email: str) -> list[tuple[int, str]]: ...
+
+    def inactive(self, cutoff: dt.datetime, limit: int) -> list[tuple[int, str]]: ...
+
+    def contact_addresses(self, ids: Sequence[int]) -> set[str]: ...
+
+    def export(self, ids: Sequence[int]) -> list[dict]: ...
+
+    def erase(self, ids: Sequence[int], addresses: set[str], now: dt.datetime) -> dict[str, int]: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def conversations(self) -> ConversationRepository: ...
@@ -109,6 +128,9 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> Outbox: ...
+
+    @property
+    def privacy(self) -> PrivacyRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -129,12 +151,18 @@ class SessionContext:
     # budget, area, timeline mentioned so far, while no lead is stored: without them every message
     # re-read the whole history (quadratic in a long conversation); None: unknown, read it once.
     flags: tuple[bool, bool, bool] | None = None
+    # The conversation's stored credential hash, so a message is authorised without a database read.
+    token_hash: str | None = None
 
 
 class SessionCache(Protocol):
     def get(self, session_id: str) -> SessionContext | None: ...
 
     def set(self, session_id: str, context: SessionContext) -> None: ...
+
+    def delete(self, session_id: str) -> None:
+        """Forgets the session everywhere it may be cached; raises Unavailable if that cannot be done."""
+        ...
 
 
 class ConsentChecker(Protocol):

@@ -17,9 +17,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.chat.application.metrics import HANDOVERS
 from services.chat.application.ports import OutboxItem, UnitOfWork
+from services.runtime import tracing
 from services.runtime.backoff import backoff_seconds
 from services.runtime.clock import utcnow
+from services.runtime.emails import mask_emails
 from services.runtime.leases import Claim
 from services.runtime.retries import Unavailable, retry_while_unavailable
 
@@ -124,16 +127,22 @@ class OutboxRelay:
         if not still_ours:
             return True  # another replica took it over after our lease ended
         try:
-            self._upstream.hand_over(item)
+            # The hand-over continues the trace of the request that queued it (its parent).
+            with tracing.continued_span(f"outbox.hand_over {item.kind}", item.trace_context):
+                self._upstream.hand_over(item)
         except HandOverFailed as error:
+            HANDOVERS.labels(item.kind, "failed").inc()
             delay = backoff_seconds(item.attempts + 1, *self._backoff)
             log.warning(
                 "outbox %s (%s) not handed over, retry in %.1fs: %s", item.key, item.kind, delay, error
             )
             with self._unit_of_work() as uow:
-                uow.outbox.retry_later(item, self._clock() + dt.timedelta(seconds=delay), str(error))
+                at = self._clock() + dt.timedelta(seconds=delay)
+                uow.outbox.retry_later(item, at, mask_emails(str(error)))
                 uow.commit()
             return False
+
+        HANDOVERS.labels(item.kind, "ok").inc()
 
         def done() -> None:
             with self._unit_of_work() as uow:

@@ -58,3 +58,5 @@ class Conversation:
     email: str | None
     created_at: dt.datetime
     last_user_message_at: dt.datetime
+    # SHA-256 of the session credential; None for conversations from before credentials existed.
+    token_hash: str | None = None

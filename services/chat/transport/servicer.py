@@ -11,7 +11,9 @@ from novahouse.chat.v1 import chat_pb2_grpc
 from services.chat.application.conversations import ConversationService, VisitorMessage
 from services.chat.application.followups import FollowupService
 from services.chat.domain.model import FollowupOutcome, Role
+from services.runtime.access import Secret
 from services.runtime.grpc_server import caller_identity
+from services.runtime.identity import ADMIN_KEY_KEY, SESSION_TOKEN_KEY
 from services.runtime.ids import parse_id
 from services.runtime.pagination import page_limit
 from services.runtime.timestamps import timestamp
@@ -30,8 +32,14 @@ _OUTCOME = {
 
 
 class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
-    def __init__(self, conversations: ConversationService, followups: FollowupService) -> None:
+    def __init__(
+        self,
+        conversations: ConversationService,
+        followups: FollowupService,
+        admin_key: Secret | None = None,
+    ) -> None:
         self._conversations = conversations
+        self._admin_key = admin_key or Secret(None)  # none: only the session token opens a conversation
         self._followups = followups
 
     def SendMessage(
@@ -47,6 +55,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
                 else None,
                 rodo_consent=request.rodo_consent if request.HasField("rodo_consent") else None,
                 consent_text_version=request.consent_text_version,
+                session_token=_metadata(context, SESSION_TOKEN_KEY),
                 language=request.language,
             ),
             caller_identity(context),
@@ -57,12 +66,17 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             reply=answer.reply,
             lead_id=str(answer.lead_id) if answer.lead_id is not None else "",
             lead_score=answer.lead_score,
+            session_token=answer.session_token,
         )
 
     def GetConversation(
         self, request: pb.GetConversationRequest, context: grpc.ServicerContext
     ) -> pb.GetConversationResponse:
-        view = self._conversations.conversation(request.session_id)
+        view = self._conversations.conversation(
+            request.session_id,
+            _metadata(context, SESSION_TOKEN_KEY),
+            admin=self._admin_key.matches(_metadata(context, ADMIN_KEY_KEY)),
+        )
         return pb.GetConversationResponse(
             conversation_id=str(view.conversation.id),
             session_id=view.conversation.session_id,
@@ -111,3 +125,10 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             skipped_no_consent=report.skipped_no_consent,
             deferred=report.deferred,
         )
+
+
+def _metadata(context: grpc.ServicerContext, key: str) -> str:
+    for name, value in context.invocation_metadata() or ():
+        if name == key and isinstance(value, str):
+            return value
+    return ""

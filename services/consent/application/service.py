@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from services.consent.application.metrics import CONSENT_CHANGES
 from services.consent.application.optin import OptIn
 from services.consent.application.ports import AuditQuery, UnitOfWork
 from services.consent.domain.model import (
@@ -184,7 +185,12 @@ class ConsentService:
         normalised = normalise_email(email)
         with self._unit_of_work() as uow:
             subject = uow.subjects.get(normalised)
-        return subject is not None and subject.allows(purpose)
+            if subject is None or not subject.allows(purpose):
+                return False
+            # An erased person's address may come back with consent: it is still never mailed.
+            return purpose is not Purpose.MARKETING or not uow.subjects.is_suppressed(
+                self._pseudonymize(normalised)
+            )
 
     def unsubscribe_token(self, email: str) -> str:
         """The signed token of the person's one-click unsubscribe link; empty without signed links."""
@@ -266,6 +272,7 @@ class ConsentService:
                 ),
             )
             uow.commit()
+        CONSENT_CHANGES.labels(action.value).inc()
         return subject, result
 
 

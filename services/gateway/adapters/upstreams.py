@@ -7,6 +7,7 @@ back is used again within seconds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,30 +17,52 @@ from google.protobuf.message_factory import GetMessageClass
 from google.rpc import status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.ports import UpstreamError
+from services.runtime import tracing
 from services.runtime.grpc_client import CHANNEL_OPTIONS
+from services.runtime.grpc_security import GrpcSecurity
+from services.runtime.metrics import grpc_call_metrics
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
 
 class GrpcUpstreams:
-    def __init__(self, addresses: Mapping[str, str], bindings: Sequence[HttpBinding]) -> None:
+    def __init__(
+        self,
+        addresses: Mapping[str, str],
+        bindings: Sequence[HttpBinding],
+        security: GrpcSecurity | None = None,
+    ) -> None:
+        self._security = security or GrpcSecurity()
+        # Sent with every call: the internal key, when one is configured without TLS.
+        self._own_metadata = self._security.outgoing_metadata()
         self._addresses = dict(addresses)
         self._bindings = tuple(bindings)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._calls: dict[str, Any] = {}
         self._health: dict[str, health_pb2_grpc.HealthStub] = {}
         self._diagnostics: dict[str, diagnostics_pb2_grpc.DiagnosticsServiceStub] = {}
+        self._privacy: dict[str, privacy_pb2_grpc.PrivacyServiceStub] = {}
 
     async def open(self) -> None:
         """Creates the channels (inside the running event loop, as grpc.aio requires)."""
         for service, address in self._addresses.items():
-            channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            tls = self._security.tls
+            interceptors = tracing.aio_client_interceptors() or None
+            channel = (
+                grpc.aio.secure_channel(
+                    address, tls.channel_credentials(), options=CHANNEL_OPTIONS, interceptors=interceptors
+                )
+                if tls is not None
+                else grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
+            )
             self._channels[service] = channel
             self._health[service] = health_pb2_grpc.HealthStub(channel)
             self._diagnostics[service] = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel)
+            self._privacy[service] = privacy_pb2_grpc.PrivacyServiceStub(channel)
         for binding in self._bindings:
             channel = self._channels[binding.service_key]
             # types-grpcio does not declare _registered_method, which grpc.aio takes.
@@ -63,14 +86,27 @@ class GrpcUpstreams:
     async def call(
         self, binding: HttpBinding, request: Message, metadata: Sequence[tuple[str, str]], timeout: float
     ) -> Message:
+        metrics = grpc_call_metrics(binding.rpc_path, client=True)
+        metrics.started.inc()
+        started = time.perf_counter()
         try:
-            return await self._calls[binding.rpc_path](request, timeout=timeout, metadata=metadata)
+            answer = await self._calls[binding.rpc_path](
+                request, timeout=timeout, metadata=(*metadata, *self._own_metadata)
+            )
         except grpc.aio.AioRpcError as error:
+            metrics.done(error.code().name, time.perf_counter() - started)
             raise _upstream_error(error) from None
+        except BaseException:
+            metrics.done("CANCELLED", time.perf_counter() - started)
+            raise
+        metrics.done("OK", time.perf_counter() - started)
+        return answer
 
     async def serving_status(self, service: str, timeout: float) -> str:
         try:
-            answer = await self._health[service].Check(health_pb2.HealthCheckRequest(), timeout=timeout)
+            answer = await self._health[service].Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout, metadata=self._own_metadata
+            )
         except grpc.aio.AioRpcError as error:
             raise _upstream_error(error) from None
         return health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
@@ -78,10 +114,34 @@ class GrpcUpstreams:
     async def diagnostics(self, service: str, timeout: float) -> Message:
         try:
             return await self._diagnostics[service].GetDiagnostics(
-                diagnostics_pb2.GetDiagnosticsRequest(), timeout=timeout
+                diagnostics_pb2.GetDiagnosticsRequest(), timeout=timeout, metadata=self._own_metadata
             )
         except grpc.aio.AioRpcError as error:
             raise _upstream_error(error) from None
+
+    async def export_personal_data(
+        self, service: str, email: str, metadata: Sequence[tuple[str, str]], timeout: float
+    ) -> str:
+        request = privacy_pb2.ExportPersonalDataRequest(email=email)
+        try:
+            answer = await self._privacy[service].ExportPersonalData(
+                request, timeout=timeout, metadata=metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            raise _upstream_error(error) from None
+        return answer.document_json
+
+    async def erase_personal_data(
+        self, service: str, email: str, reason: str, metadata: Sequence[tuple[str, str]], timeout: float
+    ) -> dict[str, int]:
+        request = privacy_pb2.ErasePersonalDataRequest(email=email, reason=reason)
+        try:
+            answer = await self._privacy[service].ErasePersonalData(
+                request, timeout=timeout, metadata=metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            raise _upstream_error(error) from None
+        return dict(answer.counts)
 
 
 def _upstream_error(error: grpc.aio.AioRpcError) -> UpstreamError:

@@ -22,6 +22,9 @@ from google.protobuf.descriptor import (
     MethodDescriptor,
 )
 
+from novahouse.api.v1 import access_pb2
+from services.runtime.access import access_name, declared_access
+
 _HTTP_METHODS = ("get", "put", "post", "delete", "patch")
 _VERSION = re.compile(r"^v\d+[a-z0-9]*$")
 
@@ -40,6 +43,7 @@ class HttpBinding:
     path_template: str  # "/api/unsubscribe/status/{email}"
     body: str  # "" (no body), "*" (the whole request) or one top-level field
     response_body: str  # "" (the whole response) or one top-level field
+    access: int = access_pb2.ACCESS_PUBLIC  # the RPC's (novahouse.api.v1.access) option
 
     @property
     def rpc_name(self) -> str:
@@ -71,14 +75,30 @@ def http_bindings(files: Iterable[FileDescriptor]) -> list[HttpBinding]:
                     continue
                 if method.client_streaming or method.server_streaming:
                     raise ContractError(f"{method.full_name}: streaming RPCs cannot have HTTP routes")
+                access = published_access(method)
                 rule = options.Extensions[annotations_pb2.http]
                 key = service_key(file.package)
                 for each in (rule, *rule.additional_bindings):
-                    bindings.append(binding_from_rule(key, method, each))
+                    bindings.append(binding_from_rule(key, method, each, access))
     return bindings
 
 
-def binding_from_rule(key: str, method: MethodDescriptor, rule: http_pb2.HttpRule) -> HttpBinding:
+def published_access(method: MethodDescriptor) -> int:
+    """The access class of an RPC with an HTTP route: PUBLIC or ADMIN; anything else stops the
+    gateway at start, so a route is never published by default."""
+    access = declared_access(method)
+    if access == access_pb2.ACCESS_UNSPECIFIED:
+        raise ContractError(
+            f"{method.full_name}: an HTTP route needs an (novahouse.api.v1.access) option, PUBLIC or ADMIN"
+        )
+    if access not in (access_pb2.ACCESS_PUBLIC, access_pb2.ACCESS_ADMIN):
+        raise ContractError(f"{method.full_name}: {access_name(access)} RPCs cannot have an HTTP route")
+    return access
+
+
+def binding_from_rule(
+    key: str, method: MethodDescriptor, rule: http_pb2.HttpRule, access: int = access_pb2.ACCESS_PUBLIC
+) -> HttpBinding:
     pattern = rule.WhichOneof("pattern")
     if pattern == "custom":
         http_method, path = rule.custom.kind.upper(), rule.custom.path
@@ -94,7 +114,7 @@ def binding_from_rule(key: str, method: MethodDescriptor, rule: http_pb2.HttpRul
         raise ContractError(f"{method.full_name}: response_body must name a field")
     if http_method == "GET" and rule.body:
         raise ContractError(f"{method.full_name}: a GET route cannot take a body")
-    return HttpBinding(key, method, http_method, path, rule.body, rule.response_body)
+    return HttpBinding(key, method, http_method, path, rule.body, rule.response_body, access)
 
 
 def message_of(field: FieldDescriptor) -> Descriptor:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from google.rpc import code_pb2
@@ -40,9 +41,11 @@ from services.gateway.application.links import LinkRoute
 from services.gateway.application.ports import UpstreamError, Upstreams
 from services.gateway.application.ratelimit import Decision, RateLimiter, rate_limit_headers
 from services.gateway.application.routing import InvalidPathVariable, MethodNotAllowed, RouteTable
-from services.runtime.identity import CallerIdentity
+from services.runtime.identity import ADMIN_KEY_KEY, SESSION_TOKEN_KEY, CallerIdentity
 
 log = logging.getLogger(__name__)
+
+FORWARDED_CREDENTIALS = (ADMIN_KEY_KEY, SESSION_TOKEN_KEY)
 
 
 class Gateway:
@@ -108,10 +111,9 @@ class Gateway:
             identity = CallerIdentity(
                 request.client.key, request.client.user_agent, request.client.request_id
             )
+            metadata = (*identity.as_metadata(), *forwarded_credentials(request.headers))
             try:
-                response = await self._upstreams.call(
-                    route.binding, message, identity.as_metadata(), self._timeout
-                )
+                response = await self._upstreams.call(route.binding, message, metadata, self._timeout)
             except UpstreamError as error:
                 raise upstream_failure(route.binding.service_key, error, self._timeout) from None
             return HttpReply(200, route.renderer.render(response), headers)
@@ -190,6 +192,17 @@ def is_json(content_type: bytes) -> bool:
         if name.strip().lower() == "charset" and value.strip().strip('"').lower() not in ("utf-8", "utf8"):
             return False
     return True
+
+
+def forwarded_credentials(headers: Mapping[str, bytes]) -> list[tuple[str, str]]:
+    """The admin key and the session token as the client sent them: the services check them again
+    (the session token only there). A value that is no printable ASCII cannot be either."""
+    pairs = []
+    for name in FORWARDED_CREDENTIALS:
+        value = headers.get(name)
+        if value and all(0x20 < byte < 0x7F for byte in value):
+            pairs.append((name, value.decode("ascii")))
+    return pairs
 
 
 def _query(raw: bytes, auth_parameters: frozenset[str]) -> tuple[list[tuple[str, str]], dict[str, str]]:

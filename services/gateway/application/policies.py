@@ -1,14 +1,16 @@
 """Which rate limits and which authentication each route gets.
 
 Everything is decided from the binding, so a newly annotated RPC gets the API limits, and admin
-authentication when its path is under /api/admin/, without a gateway change. Two RPCs are named:
-the chat route has its own limit, and the consent status route also accepts a signed token.
+authentication when its contract declares `(novahouse.api.v1.access) = ACCESS_ADMIN`, without a gateway
+change; the path plays no part. Two RPCs are named: the chat route has its own limit, and the consent
+status route (PUBLIC in its contract) is narrowed to the admin key or the person's signed token.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from novahouse.api.v1 import access_pb2
 from services.gateway.application.auth import TOKEN_PARAMETER, Access
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.ratelimit import RatePolicy
@@ -16,7 +18,6 @@ from services.gateway.settings import RateLimitSettings
 
 CHAT_RPC = "novahouse.chat.v1.ChatService.SendMessage"
 EMAIL_STATUS_RPC = "novahouse.consent.v1.ConsentService.GetConsentStatus"
-ADMIN_PATH_PREFIX = "/api/admin/"
 
 
 @dataclass(frozen=True)
@@ -41,13 +42,15 @@ class RoutePolicies:
 
     def for_binding(self, binding: HttpBinding) -> RoutePolicy:
         rate_policies = self.chat if binding.rpc_name == CHAT_RPC else self.api
-        if binding.rpc_name == EMAIL_STATUS_RPC:
+        if binding.access == access_pb2.ACCESS_ADMIN:
+            return RoutePolicy(Access.ADMIN, rate_policies)
+        if binding.access == access_pb2.ACCESS_PUBLIC and binding.rpc_name == EMAIL_STATUS_RPC:
             return RoutePolicy(
                 Access.ADMIN_OR_EMAIL_TOKEN,
                 rate_policies,
                 frozenset({TOKEN_PARAMETER}),
                 token_field="email",  # noqa: S106
             )
-        if binding.path_template.startswith(ADMIN_PATH_PREFIX):
-            return RoutePolicy(Access.ADMIN, rate_policies)
-        return RoutePolicy(Access.PUBLIC, rate_policies)
+        if binding.access == access_pb2.ACCESS_PUBLIC:
+            return RoutePolicy(Access.PUBLIC, rate_policies)
+        raise ValueError(f"{binding.rpc_name} is not PUBLIC or ADMIN: it has no HTTP route")

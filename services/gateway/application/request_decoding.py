@@ -4,7 +4,6 @@ field it cannot accept."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 
 from google.protobuf import json_format
@@ -14,6 +13,7 @@ from google.protobuf.message_factory import GetMessageClass
 
 from services.gateway.application.contracts import HttpBinding, is_map
 from services.gateway.application.errors import Violation, bad_request
+from services.gateway.application.json_body import JSON_DECODER, DuplicateKey
 from services.gateway.application.json_values import (
     STRING_FORM_TYPES,
     WRAPPER_TYPES,
@@ -80,7 +80,9 @@ class RequestTranslator:
 
     def _decode_body(self, body: bytes) -> object:
         try:
-            return _JSON_DECODER.decode(body.decode("utf-8"))
+            return JSON_DECODER.decode(body.decode("utf-8"))  # RFC 8259 JSON is UTF-8
+        except DuplicateKey as error:
+            raise bad_request([Violation(error.key, "is given more than once")]) from None
         except RecursionError:
             raise bad_request([Violation("body", "is nested too deeply")]) from None
         except ValueError as error:  # JSONDecodeError, UnicodeDecodeError, oversized integers
@@ -140,14 +142,6 @@ def _resolve_field(message: Descriptor, dotted: str) -> FieldDescriptor:
     ):
         raise ValueError(f"path variable {dotted!r} names a message field")
     return field
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not a JSON value")
-
-
-# Built once: json.loads with options would build a decoder per request. RFC 8259 JSON is UTF-8.
-_JSON_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
 def _parse(document: object, message: Message) -> None:

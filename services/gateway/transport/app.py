@@ -28,6 +28,8 @@ from services.gateway.application.clients import ClientContext, ClientKeyResolve
 from services.gateway.application.dispatch import Gateway
 from services.gateway.application.errors import GatewayError, internal_error
 from services.gateway.application.http import BodyTooLarge, ClientDisconnected, HttpReply, HttpRequest
+from services.gateway.transport.observability import TracingMiddleware, observe_request, route_of
+from services.runtime import tracing
 from services.runtime.logs import request_id_var
 
 access_log = logging.getLogger("services.gateway.access")
@@ -37,7 +39,7 @@ HEADERS_KEY = "novahouse.headers"
 TEMPLATE_KEY = "novahouse.route"
 # Polled by load balancers: logged at DEBUG like the services' health checks.
 QUIET_PATHS = (b"/api/health",)
-REQUEST_HEADERS = ("Content-Type", "X-Request-ID", "X-ADMIN-API-KEY")
+REQUEST_HEADERS = ("Content-Type", "X-Request-ID", "X-ADMIN-API-KEY", "X-Session-Token")
 EXPOSED_HEADERS = (
     "X-Request-ID",
     "Retry-After",
@@ -91,7 +93,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
+            elapsed = time.perf_counter() - started
+            elapsed_ms = elapsed * 1000
+            observe_request(scope["method"], route_of(scope, TEMPLATE_KEY), status, elapsed)
             raw_path = scope.get("raw_path") or scope["path"].encode()
             path = scope.get(TEMPLATE_KEY) or _loggable(raw_path)
             level = logging.DEBUG if raw_path in QUIET_PATHS else logging.INFO
@@ -109,8 +113,11 @@ class RequestContextMiddleware:
 
 
 def _loggable(raw_path: bytes) -> str:
-    """An unmatched path as it came, without the query string, cut short (it is client-controlled)."""
-    return metadata_safe(raw_path.split(b"?", 1)[0], limit=200)
+    """An unmatched path, as far as it names no one: its first segment (a path is client-controlled
+    and may carry an email anywhere, e.g. a mistyped unsubscribe link)."""
+    segments = raw_path.split(b"?", 1)[0].split(b"/")
+    shown = b"/".join(segments[:2])
+    return metadata_safe(shown, limit=40) + ("/…" if len(segments) > 2 else "")
 
 
 class GatewayEndpoint:
@@ -206,6 +213,8 @@ def create_app(
 ) -> Starlette:
     """`routes` are Starlette routes tried before the gateway's router (the console under /admin)."""
     middleware = [Middleware(RequestContextMiddleware, resolver=resolver)]
+    if tracing.enabled():
+        middleware.insert(0, Middleware(TracingMiddleware, template_key=TEMPLATE_KEY))
     if cors_origins:
         middleware.append(
             Middleware(

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from services.notifier.adapters.privacy import SqlNotifierPrivacy
 from services.notifier.adapters.tables import notifications as t
 from services.notifier.application.ports import Stats
 from services.notifier.domain.model import (
@@ -173,9 +174,15 @@ class SqlNotificationRepository:
         )
         for status, channel, count in grouped:
             stats.counts[(Status(status), Channel(channel))] = count
-        stats.oldest_pending_created_at = self._session.execute(
-            select(func.min(t.c.created_at)).where(t.c.status == Status.PENDING.value)
-        ).scalar()
+        oldest = self._session.execute(
+            select(t.c.channel, func.min(t.c.created_at))
+            .where(t.c.status == Status.PENDING.value)
+            .group_by(t.c.channel)
+        )
+        for channel, created_at in oldest:
+            stats.oldest_pending_by_channel[Channel(channel)] = created_at
+        if stats.oldest_pending_by_channel:
+            stats.oldest_pending_created_at = min(stats.oldest_pending_by_channel.values())
         return stats
 
 
@@ -204,6 +211,8 @@ def _notification(row: Row) -> Notification:
 
 class NotifierUnitOfWork(SqlUnitOfWork):
     notifications: SqlNotificationRepository
+    privacy: SqlNotifierPrivacy
 
     def bind_repositories(self, session: Session) -> None:
         self.notifications = SqlNotificationRepository(session)
+        self.privacy = SqlNotifierPrivacy(session)

@@ -22,6 +22,7 @@ class Sink(Protocol):
 class Stats:
     counts: dict[tuple[Status, Channel], int] = field(default_factory=dict)
     oldest_pending_created_at: dt.datetime | None = None
+    oldest_pending_by_channel: dict[Channel, dt.datetime] = field(default_factory=dict)
 
 
 class NotificationRepository(Protocol):
@@ -72,9 +73,20 @@ class NotificationRepository(Protocol):
     def stats(self) -> Stats: ...
 
 
+class PrivacyRepository(Protocol):
+    """The notifications naming an address (docs/privacy.md)."""
+
+    def export(self, address: str) -> list[dict]: ...
+
+    def erase(self, address: str, now: dt.datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def privacy(self) -> PrivacyRepository: ...
 
     def __enter__(self) -> Self: ...
 

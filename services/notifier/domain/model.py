@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from services.runtime.emails import normalise_email
+from services.runtime.emails import mask_emails, normalise_email
 from services.runtime.errors import InvalidArgument
 
 MAX_KEY_LENGTH = 200
@@ -128,11 +128,15 @@ def message_from_payload(channel: Channel, payload: dict) -> Message:
 
 @dataclass(frozen=True)
 class ErrorInfo:
-    """What a sink answered: the error's class, the HTTP or SMTP status (0 if none) and its text."""
+    """What a sink answered: the error's class, the HTTP or SMTP status (0 if none) and its text, with
+    every email address in it masked (it is stored, logged and mailed in escalations)."""
 
     kind: str
     status: int
     text: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "text", mask_emails(self.text))
 
 
 class DeliveryFailure(Exception):

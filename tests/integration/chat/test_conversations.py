@@ -131,7 +131,6 @@ def test_unknown_session_is_not_found(chat):
         ({"session_id": "s1", "message": ""}, "message"),
         ({"session_id": "s1", "message": "   "}, "message"),
         ({"session_id": "s1", "message": "x" * 4001}, "message"),
-        ({"session_id": "", "message": "hi"}, "session_id"),
         ({"session_id": "../etc/passwd", "message": "hi"}, "session_id"),
         ({"session_id": "s" * 129, "message": "hi"}, "session_id"),
         ({"session_id": "s1", "message": "hi", "email": "anna(at)example.com"}, "email"),
@@ -193,3 +192,88 @@ def _stub(stack: ChatStack):
     channel = grpc.insecure_channel(f"127.0.0.1:{stack.chat_service.port}")
     stack._channels.append(channel)
     return chat_pb2_grpc.ChatServiceStub(channel)
+
+
+ADMIN_KEY = "a" * 40
+
+
+def _raw_stub(stack: ChatStack):
+    """A client without the widget's token memory: what someone who only knows a session id has."""
+    return _stub(stack)
+
+
+def _not_found(call) -> str:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    return caught.value.details()
+
+
+def test_someone_elses_session_id_reads_and_changes_nothing(stack):
+    owner = say(stack.chat, "Mój email to ola@example.com", session="victim-1")
+    assert owner.session_id == "victim-1"
+    assert len(owner.session_token) >= 43  # 256 bits, URL-safe base64
+    stranger = _raw_stub(stack)
+
+    # Reading: without the token, or with someone else's, exactly as for a session that does not exist.
+    unknown = _not_found(lambda: stranger.GetConversation(pb.GetConversationRequest(session_id="nobody-1")))
+    assert _not_found(
+        lambda: stranger.GetConversation(pb.GetConversationRequest(session_id="victim-1"))
+    ) == unknown.replace("nobody-1", "victim-1")
+    other = stranger.SendMessage(pb.SendMessageRequest(session_id="other-1", message="hej"))
+    with_wrong_token = (("x-session-token", other.session_token),)
+    assert _not_found(
+        lambda: stranger.GetConversation(
+            pb.GetConversationRequest(session_id="victim-1"), metadata=with_wrong_token
+        )
+    ) == unknown.replace("nobody-1", "victim-1")
+
+    # Writing with a wrong token: refused the same way; without a token: a new conversation elsewhere.
+    assert _not_found(
+        lambda: stranger.SendMessage(
+            pb.SendMessageRequest(session_id="victim-1", message="hijack", email="evil@example.com"),
+            metadata=with_wrong_token,
+        )
+    ) == unknown.replace("nobody-1", "victim-1")
+    fresh = stranger.SendMessage(
+        pb.SendMessageRequest(session_id="victim-1", message="hijack", email="evil@example.com")
+    )
+    assert fresh.session_id != "victim-1"
+    assert fresh.conversation_id != owner.conversation_id
+    assert fresh.session_token
+    assert fresh.session_token != owner.session_token
+
+    mine = stack.chat.GetConversation(pb.GetConversationRequest(session_id="victim-1"))
+    assert mine.email == "ola@example.com"
+    assert [m.text for m in mine.messages if m.role == pb.MESSAGE_ROLE_USER] == [
+        "Mój email to ola@example.com"
+    ]
+    rows = query(stack.chat_environ["CHAT_DATABASE_URL"], select(messages.c.text))
+    assert sum(row.text == "hijack" for row in rows) == 1  # only in the stranger's own conversation
+
+
+def test_a_message_without_session_id_gets_a_fresh_unguessable_one(chat):
+    first = chat.SendMessage(pb.SendMessageRequest(message="Dzień dobry"))
+    second = chat.SendMessage(pb.SendMessageRequest(message="Dzień dobry"))
+    assert first.session_id.startswith("s-")
+    assert len(first.session_id) >= 24
+    assert first.session_id != second.session_id
+    follow = chat.SendMessage(
+        pb.SendMessageRequest(session_id=first.session_id, message="Ile kosztuje 50 m2?"),
+        metadata=(("x-session-token", first.session_token),),
+    )
+    assert follow.conversation_id == first.conversation_id
+    assert follow.session_token == ""  # issued once, with the first answer
+
+
+def test_the_admin_key_reads_any_conversation(databases, tmp_path, sinks_environ):
+    stack = ChatStack(databases, str(tmp_path), sinks_environ, ADMIN_API_KEY=ADMIN_KEY)
+    try:
+        say(stack.chat, "Dzień dobry", session="someone-1")
+        stranger = _raw_stub(stack)
+        request = pb.GetConversationRequest(session_id="someone-1")
+        _not_found(lambda: stranger.GetConversation(request, metadata=(("x-admin-api-key", "b" * 40),)))
+        view = stranger.GetConversation(request, metadata=(("x-admin-api-key", ADMIN_KEY),))
+        assert len(view.messages) == 2
+    finally:
+        stack.close()

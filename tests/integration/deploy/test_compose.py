@@ -98,7 +98,9 @@ def override(project: str, ports: dict[str, int], pg_port: int, redis_port: int,
         "postgres": stand_in(pg_port),
         "redis": stand_in(redis_port),
         "provision": {"environment": {"POSTGRES_ADMIN_URL": admin_url, "DATABASE_PREFIX": prefix}},
-        "consent": application("consent", "CONSENT_PORT", ["grpc", grpc["consent"]]),
+        "consent": application(
+            "consent", "CONSENT_PORT", ["grpc", grpc["consent"]], NOTIFIER_ADDR=grpc["notifier"]
+        ),
         "notifier": application("notifier", "NOTIFIER_PORT", ["grpc", grpc["notifier"]]),
         "chat": application(
             "chat",

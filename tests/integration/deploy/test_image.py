@@ -81,7 +81,11 @@ def test_each_service_serves_from_the_image_and_the_gateway_answers(
             for name in ("consent", "notifier", "chat")
         }
         environ = {
-            "consent": {"CONSENT_PORT": str(ports["consent"]), "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY},
+            "consent": {
+                "CONSENT_PORT": str(ports["consent"]),
+                "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY,
+                "NOTIFIER_ADDR": addresses["NOTIFIER_ADDR"],
+            },
             "notifier": {"NOTIFIER_PORT": str(ports["notifier"])},
             "chat": {"CHAT_PORT": str(ports["chat"]), **addresses},
             "gateway": {

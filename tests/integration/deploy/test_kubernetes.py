@@ -25,7 +25,7 @@ GRPC_PORTS = {"consent": 50051, "notifier": 50052, "chat": 50053}
 GATEWAY_PORT = 8080
 METRICS_PORTS = {"gateway": 9460, "consent": 9461, "notifier": 9462, "chat": 9463}
 # Whom each service calls (gRPC) and which external ports it needs besides DNS.
-CALLS = {"gateway": {"consent", "notifier", "chat"}, "chat": {"consent", "notifier"}, "consent": set(),
+CALLS = {"gateway": {"consent", "notifier", "chat"}, "chat": {"consent", "notifier"}, "consent": {"notifier"},
          "notifier": set()}  # fmt: skip
 EXTERNAL_PORTS = {
     "gateway": {6379},

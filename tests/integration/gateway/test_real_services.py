@@ -20,8 +20,9 @@ BROWSER = {"User-Agent": "Mozilla/5.0 (Macintosh)", "X-Forwarded-For": "198.51.1
 @pytest.fixture
 def stack(databases, tmp_path, sinks_environ):
     # The notifier's own retry job stays out of the way of the admin routes under test.
-    slow_retries = {"DLQ_RETRY_MINUTES": "60"}
-    running = ChatStack(databases, str(tmp_path), sinks_environ, slow_retries, FOLLOWUP_DELAYS="1s,1h")
+    slow_retries = {"DLQ_RETRY_MINUTES": "60", "ADMIN_API_KEY": ADMIN_KEY}
+    chat = {"FOLLOWUP_DELAYS": "1s,1h", "ADMIN_API_KEY": ADMIN_KEY}
+    running = ChatStack(databases, str(tmp_path), sinks_environ, slow_retries, **chat)
     yield running
     running.close()
 
@@ -51,20 +52,33 @@ def test_the_chat_routes(http, slack):
     )
     assert first.status_code == 200
     body = first.json()
-    assert set(body) == {"conversation_id", "session_id", "reply", "lead_id", "lead_score"}
+    assert set(body) == {"conversation_id", "session_id", "reply", "lead_id", "lead_score", "session_token"}
     assert (body["session_id"], body["lead_id"], body["lead_score"]) == ("web-1", "", 0)
+    owner = {**BROWSER, "X-Session-Token": body["session_token"]}
     hot = http.post(
         "/api/chatbot/chat",
         json={"message": "anna@example.com, 601 234 567, budżet 200 tys zł", "session_id": "web-1"},
-        headers=BROWSER,
+        headers=owner,
     ).json()
     assert hot["lead_score"] == 70
+    assert hot["conversation_id"] == body["conversation_id"]
     slack.wait_for(1)
 
-    conversation = http.get("/api/chatbot/conversations/web-1").json()
+    conversation = http.get("/api/chatbot/conversations/web-1", headers=owner).json()
     assert conversation["email"] == "anna@example.com"
     assert [m["role"] for m in conversation["messages"]] == ["MESSAGE_ROLE_USER", "MESSAGE_ROLE_BOT"] * 2
-    assert http.get("/api/chatbot/conversations/nobody").status_code == 404
+    assert http.get("/api/chatbot/conversations/web-1", headers=ADMIN).json() == conversation
+    unknown = http.get("/api/chatbot/conversations/nobody")
+    assert unknown.status_code == 404
+    guessed = http.get("/api/chatbot/conversations/web-1")
+    assert guessed.status_code == 404
+    assert guessed.json()["message"] == unknown.json()["message"].replace("nobody", "web-1")
+    stolen = http.post(
+        "/api/chatbot/chat",
+        json={"message": "evil@example.com", "session_id": "web-1"},
+        headers={"X-Session-Token": "x" * 43},
+    )
+    assert stolen.status_code == 404
     bad = http.post("/api/chatbot/chat", json={"message": "", "session_id": "web-1"})
     assert bad.status_code == 400
     assert bad.json()["details"][0]["field_violations"][0]["field"] == "message"

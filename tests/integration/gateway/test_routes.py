@@ -22,7 +22,11 @@ def test_chat_message_reaches_the_chat_service_with_the_callers_identity(http, c
     response = http.post(
         "/api/chatbot/chat",
         json={"message": "Ile kosztuje remont?", "session_id": "s-1", "marketing_consent": False},
-        headers={"User-Agent": "Mozilla/5.0 (zażółć)".encode(), "X-Request-ID": "req-chat-1"},
+        headers={
+            "User-Agent": "Mozilla/5.0 (zażółć)".encode(),
+            "X-Request-ID": "req-chat-1",
+            "X-Session-Token": "the-visitors-token",
+        },
     )
     assert response.status_code == 200
     assert response.json() == {
@@ -31,6 +35,7 @@ def test_chat_message_reaches_the_chat_service_with_the_callers_identity(http, c
         "reply": "You said: Ile kosztuje remont?",
         "lead_id": "",
         "lead_score": 0,
+        "session_token": "",
     }
     assert response.headers["x-request-id"] == "req-chat-1"
     received = chat.servicer.last("SendMessage")
@@ -41,6 +46,8 @@ def test_chat_message_reaches_the_chat_service_with_the_callers_identity(http, c
     assert received.metadata["x-client-ip"] == "127.0.0.1"
     assert received.metadata["x-client-user-agent"] == "Mozilla/5.0 (za%C5%BC%C3%B3%C5%82%C4%87)"
     assert received.metadata["x-request-id"] == "req-chat-1"
+    assert received.metadata["x-session-token"] == "the-visitors-token"  # the chat service checks it
+    assert "x-admin-api-key" not in received.metadata
 
 
 def test_a_request_id_is_generated_when_the_client_sends_none_or_a_bad_one(http, chat):
@@ -246,6 +253,21 @@ CALLS = [
     ),
     ("GET", "/api/unsubscribe/status/schema@example.com", "/api/unsubscribe/status/{email}", {}, 401),
     ("GET", "/api/admin/consent/audit-log", "/api/admin/consent/audit-log", {"admin": 1}, 200),
+    ("GET", "/api/admin/consent/audit-log/verify", "/api/admin/consent/audit-log/verify", {"admin": 1}, 200),
+    (
+        "POST",
+        "/api/admin/privacy/export",
+        "/api/admin/privacy/export",
+        {"admin": 1, "json": {"email": "schema@example.com"}},
+        200,
+    ),
+    (
+        "POST",
+        "/api/admin/privacy/erase",
+        "/api/admin/privacy/erase",
+        {"admin": 1, "json": {"email": "schema@example.com"}},
+        200,
+    ),
     ("POST", "/api/admin/followups/send", "/api/admin/followups/send", {"admin": 1, "json": {}}, 200),
     ("GET", "/api/admin/followups/due", "/api/admin/followups/due", {"admin": 1}, 200),
     ("POST", "/api/admin/followups/run", "/api/admin/followups/run", {"admin": 1}, 200),
@@ -266,16 +288,25 @@ def test_every_route_is_in_the_openapi_document_and_answers_as_it_says(http, adm
     document = http.get("/api/openapi.json").json()
     validate(document)
     documented = {(method.upper(), path) for path, item in document["paths"].items() for method in item}
-    assert documented == {(method, template) for method, _, template, _, _ in CALLS} | {
-        ("GET", "/api/openapi.json")
+    # The signed-link routes answer HTML pages, not JSON: tests/integration/gateway/test_email_links.py.
+    links = {
+        (method, f"/api/{path}/{{token}}")
+        for method in ("GET", "POST")
+        for path in ("unsubscribe/one-click", "consent/confirm")
     }
+    assert (
+        documented
+        == {(method, template) for method, _, template, _, _ in CALLS}
+        | {("GET", "/api/openapi.json")}
+        | links
+    )
     for method, path, template, options, expected in CALLS:
         headers = admin if options.get("admin") else {}
         response = http.request(method, path, json=options.get("json"), headers=headers)
         assert response.status_code == expected, (method, path, response.text)
         schema = response_schema(document, template, method, response.status_code)
         Draft202012Validator(schema, format_checker=FormatChecker()).validate(response.json())
-        if template.startswith("/api/health"):
+        if template.startswith(("/api/health", "/api/admin/privacy/")):  # the gateway's own routes
             continue
         assert {"x-ratelimit-limit", "ratelimit-policy", "ratelimit"} <= set(response.headers)
 

@@ -13,11 +13,13 @@ from sqlalchemy.exc import OperationalError
 
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from services.runtime.grpc_server import HEALTH_SERVICE_NAME, ServiceDefinition, create_server
+from tests.support.declared import declare_public
 from tests.support.reflection import ReflectionClient
 from tests.support.rpc import violated_fields
 
 # A tiny service built from the health proto's messages, so the runtime is tested without any service.
 SERVICE = "test.Probe"
+declare_public(SERVICE, "Call")
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 

@@ -14,8 +14,10 @@ from grpc_health.v1 import health_pb2
 from services.runtime.config import parse_host_port
 from services.runtime.grpc_client import CHANNEL_OPTIONS, open_channel
 from services.runtime.grpc_server import ServiceDefinition, create_server
+from tests.support.declared import declare_public
 
 SERVICE = "test.Replica"
+declare_public(SERVICE, "Who")
 
 
 def replica(name: str, peers: list[str], **options):
@@ -61,9 +63,12 @@ def test_a_service_channel_spreads_calls_over_every_resolved_address(replicas):
     # One target naming both replicas, as DNS does for a headless Service.
     target = "ipv4:" + ",".join(f"127.0.0.1:{s.port}" for s in servers.values())
     with open_channel(target) as channel:
-        for _ in range(20):
+        for _ in range(40):
             who(channel)
-    assert Counter({name: len(peers) for name, peers in calls.items()}) == {"a": 10, "b": 10}
+    # Alternating once both connections are up; the first calls may all go to the first one ready.
+    counts = Counter({name: len(peers) for name, peers in calls.items()})
+    assert counts.total() == 40
+    assert min(counts.values()) >= 10, counts
 
 
 def test_without_the_service_config_one_replica_would_take_every_call(replicas):

@@ -17,7 +17,12 @@ from collections.abc import Callable
 from sqlalchemy.exc import OperationalError
 
 from services.chat.adapters.session_cache import MemorySessionCache
-from services.chat.application.conversations import ConversationService
+from services.chat.application.conversations import (
+    Answer,
+    ConversationService,
+    ConversationView,
+    VisitorMessage,
+)
 from services.chat.application.followups import FollowupService
 from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
@@ -63,13 +68,15 @@ class MemoryConversations:
     def get(self, conversation_id: int) -> Conversation | None:
         return copy.copy(self._t.conversations.get(conversation_id))
 
-    def open(self, session_id: str, now: dt.datetime) -> Conversation:
-        found = self.by_session(session_id)
-        if found is not None:
-            return found
-        conversation = Conversation(self._ids(), session_id, None, now, now)
+    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+        if self.by_session(session_id) is not None:
+            return None
+        conversation = Conversation(self._ids(), session_id, None, now, now, token_hash)
         self._t.conversations[conversation.id] = conversation
         return copy.copy(conversation)
+
+    def lock(self, conversation_id: int) -> Conversation:
+        return copy.copy(self._t.conversations[conversation_id])
 
     def save(self, conversation: Conversation) -> None:
         stored = self._t.conversations[conversation.id]
@@ -285,6 +292,7 @@ class Chat:
         self.rules = RuleResponder.from_file()
         self.public_base_url = "https://novahouse.example"
         self.conversations = self.replica(self.cache)
+        self.tokens: dict[str, str] = {}  # session id -> token, as the widget keeps them
         self.followups = FollowupService(
             self.uow,
             self.consent,
@@ -304,6 +312,18 @@ class Chat:
             storage_unavailable=(OperationalError,),
             clock=self.clock,
         )
+
+    def send(self, message: VisitorMessage, caller: CallerIdentity) -> Answer:
+        """As the widget sends a message: with the session's token once an answer has issued one."""
+        token = self.tokens.get(message.session_id, "")
+        answer = self.conversations.send_message(dataclasses.replace(message, session_token=token), caller)
+        if answer.session_token:
+            self.tokens[answer.session_id] = answer.session_token
+        return answer
+
+    def read(self, session_id: str) -> ConversationView:
+        """As the widget reads its conversation: with the session's token."""
+        return self.conversations.conversation(session_id, self.tokens.get(session_id, ""), admin=False)
 
     def replica(self, cache: MemorySessionCache | None = None) -> ConversationService:
         """The conversation use cases on this store: another replica (an empty cache) unless given one."""

@@ -23,7 +23,7 @@ def chat() -> Chat:
 
 
 def say(chat: Chat, text: str, session: str = "s-1", **fields):
-    return chat.conversations.send_message(VisitorMessage(session, text, **fields), CALLER)
+    return chat.send(VisitorMessage(session, text, **fields), CALLER)
 
 
 def test_a_first_message_opens_a_conversation_and_stores_both_sides(chat):
@@ -145,10 +145,29 @@ def test_a_database_outage_stores_and_caches_nothing(chat):
 
 def test_a_conversation_is_read_back_by_session(chat):
     answer = say(chat, "Dzień dobry!", email="anna@example.com")
-    view = chat.conversations.conversation("s-1")
+    view = chat.read("s-1")
     assert (view.conversation.id, view.conversation.email) == (answer.conversation_id, "anna@example.com")
     assert [m.role for m in view.messages] == [Role.USER, Role.BOT]
     with pytest.raises(NotFound):
-        chat.conversations.conversation("nobody")
+        chat.read("nobody")
     with pytest.raises(InvalidArgument):
-        chat.conversations.conversation("a/b")
+        chat.read("a/b")
+    with pytest.raises(NotFound) as stranger:  # without the token: as if it did not exist
+        chat.conversations.conversation("s-1", "", admin=False)
+    assert str(stranger.value) == "no conversation for session s-1"
+    with pytest.raises(NotFound):
+        chat.conversations.conversation("s-1", "not-the-token", admin=False)
+    assert chat.conversations.conversation("s-1", "", admin=True).conversation.id == answer.conversation_id
+
+
+def test_someone_elses_session_id_opens_a_new_conversation_and_a_wrong_token_finds_nothing(chat):
+    owner = say(chat, "anna@example.com", session="victim")
+    intruder = chat.conversations.send_message(VisitorMessage("victim", "hijack"), CALLER)
+    assert intruder.session_id != "victim"
+    assert intruder.conversation_id != owner.conversation_id
+    with pytest.raises(NotFound):
+        chat.conversations.send_message(
+            VisitorMessage("victim", "x", session_token=intruder.session_token), CALLER
+        )
+    assert chat.read("victim").messages[0].text == "anna@example.com"
+    assert len(chat.read("victim").messages) == 2

@@ -22,7 +22,7 @@ def chat() -> Chat:
 
 
 def visitor(chat: Chat, session: str = "s-1", text: str = f"napiszcie na {EMAIL}", **fields) -> int:
-    answer = chat.conversations.send_message(VisitorMessage(session, text, **fields), CallerIdentity())
+    answer = chat.send(VisitorMessage(session, text, **fields), CallerIdentity())
     return answer.conversation_id
 
 

@@ -45,8 +45,13 @@ def test_send_message_answers_and_queues_work_under_the_callers_identity(rpc, ch
 
 
 def test_a_conversation_is_rendered_with_its_messages(rpc, chat):
-    rpc.call("SendMessage", pb.SendMessageRequest(session_id="s-1", message="Dzień dobry"), GATEWAY_METADATA)
-    view = rpc.call("GetConversation", pb.GetConversationRequest(session_id="s-1"))
+    sent = rpc.call(
+        "SendMessage", pb.SendMessageRequest(session_id="s-1", message="Dzień dobry"), GATEWAY_METADATA
+    )
+    request = pb.GetConversationRequest(session_id="s-1")
+    with pytest.raises(CallFailed, match="no conversation for session s-1"):  # without its token
+        rpc.call("GetConversation", request)
+    view = rpc.call("GetConversation", request, (("x-session-token", sent.session_token),))
     assert [m.role for m in view.messages] == [pb.MESSAGE_ROLE_USER, pb.MESSAGE_ROLE_BOT]
     assert view.messages[0].text == "Dzień dobry"
     assert view.email == ""

@@ -24,7 +24,7 @@ from services.gateway.bootstrap import load_bindings, upstream_entries
 from services.gateway.settings import GatewaySettings
 from services.runtime.config import Environment
 
-ADMIN_KEY = "unit-admin-key-0123456789"
+ADMIN_KEY = "unit-admin-key-0123456789-0123456789"
 SECRET = "unit-unsubscribe-secret-0123456789"
 CLIENT = ClientContext(key="203.0.113.5", user_agent="Widget/1.0", request_id="req-42")
 TIMEOUT = 2.5

@@ -6,7 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 from google.api import http_pb2
+from google.protobuf import descriptor_pool
 
+from novahouse.api.v1 import access_pb2
+from services.gateway.adapters.stubs import contract_files
 from services.gateway.application.auth import Access
 from services.gateway.application.contracts import (
     ContractError,
@@ -17,6 +20,7 @@ from services.gateway.application.contracts import (
 from services.gateway.application.policies import RoutePolicies
 from services.gateway.bootstrap import load_bindings, upstream_names
 from services.gateway.settings import GatewaySettings
+from services.runtime.access import declared_access
 from services.runtime.config import Environment
 from tests.support.billing_contract import billing_file
 
@@ -30,6 +34,7 @@ DOCUMENTED_ROUTES = {
     ("POST", "/api/unsubscribe/one-click/{token}", "novahouse.consent.v1.ConsentService.UnsubscribeOneClick"),
     ("POST", "/api/consent/confirm/{token}", "novahouse.consent.v1.ConsentService.ConfirmConsent"),
     ("GET", "/api/admin/consent/audit-log", "novahouse.consent.v1.ConsentService.ListAuditLog"),
+    ("GET", "/api/admin/consent/audit-log/verify", "novahouse.consent.v1.ConsentService.VerifyAuditLog"),
     ("POST", "/api/admin/followups/send", "novahouse.chat.v1.ChatService.SendFollowup"),
     ("GET", "/api/admin/followups/due", "novahouse.chat.v1.ChatService.ListDueFollowups"),
     ("POST", "/api/admin/followups/run", "novahouse.chat.v1.ChatService.RunDueFollowups"),
@@ -76,6 +81,51 @@ def test_a_new_service_with_an_annotation_becomes_a_route_of_its_own_upstream():
     policy = RoutePolicies(GatewaySettings.from_env(Environment({})).rate_limits).for_binding(binding)
     assert policy.access is Access.PUBLIC
     assert [p.name for p in policy.rate_policies] == ["api-hour", "api-minute"]
+
+
+def test_every_route_gets_the_access_its_contract_declares():
+    """Route policy equals the RPC's option: ADMIN is the admin key, PUBLIC is public (the consent
+    status route narrowed to the admin key or a signed token); nothing depends on the path."""
+    policies = RoutePolicies(GatewaySettings.from_env(Environment({})).rate_limits)
+    bindings = load_bindings()
+    assert {b.access for b in bindings} == {access_pb2.ACCESS_PUBLIC, access_pb2.ACCESS_ADMIN}
+    for binding in bindings:
+        policy = policies.for_binding(binding)
+        declared = binding.method.GetOptions().Extensions[access_pb2.access]
+        assert binding.access == declared
+        if declared == access_pb2.ACCESS_ADMIN:
+            assert policy.access is Access.ADMIN, binding.rpc_name
+        elif binding.rpc_name.endswith("GetConsentStatus"):
+            assert policy.access is Access.ADMIN_OR_EMAIL_TOKEN
+        else:
+            assert policy.access is Access.PUBLIC, binding.rpc_name
+
+
+def test_every_rpc_of_every_contract_declares_its_access():
+    for file in contract_files():
+        for service in file.services_by_name.values():
+            for method in service.methods:
+                assert declared_access(method) != access_pb2.ACCESS_UNSPECIFIED, method.full_name
+
+
+@pytest.mark.parametrize("rpc", ["consent.v1.ConsentService.RecordConsent",
+    "consent.v1.ConsentService.CheckConsent", "notifier.v1.NotifierService.Notify",
+    "runtime.v1.DiagnosticsService.GetDiagnostics"])  # fmt: skip
+def test_internal_rpcs_are_never_routes(rpc):
+    method = descriptor_pool.Default().FindMethodByName(f"novahouse.{rpc}")
+    assert declared_access(method) == access_pb2.ACCESS_INTERNAL
+    assert all(b.rpc_name != method.full_name for b in load_bindings())
+
+
+def test_an_http_route_without_an_access_option_or_to_an_internal_rpc_stops_the_gateway():
+    with pytest.raises(ContractError, match=r"needs an \(novahouse.api.v1.access\) option"):
+        http_bindings([billing_file(access=None)])
+    with pytest.raises(ContractError, match="INTERNAL RPCs cannot have an HTTP route"):
+        http_bindings([billing_file(access=access_pb2.ACCESS_INTERNAL)])
+    [admin] = http_bindings([billing_file(access=access_pb2.ACCESS_ADMIN)])
+    policy = RoutePolicies(GatewaySettings.from_env(Environment({})).rate_limits).for_binding(admin)
+    assert admin.path_template.startswith("/api/billing")  # not under /api/admin/, admin all the same
+    assert policy.access is Access.ADMIN
 
 
 @pytest.mark.parametrize(

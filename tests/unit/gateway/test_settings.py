@@ -41,11 +41,11 @@ def test_values_as_operators_write_them():
         CHAT_ADDR="chat.internal:6000",
         CHAT_RATE_LIMIT="10/second",
         RATE_LIMIT_STRATEGY="Moving-Window",
-        REDIS_URL="redis://:pw@redis:6379/2",
+        REDIS_URL="redis://:redis-password-xyz@redis:6379/2",
         TRUSTED_PROXIES="10.0.0.1/8, 192.168.1.7 ,::1",
         CORS_ORIGINS="https://novahouse.pl/, http://localhost:3000",
-        ADMIN_API_KEY="a" * 16,
-        UNSUBSCRIBE_SECRET="s" * 20,
+        ADMIN_API_KEY="a" * 32,
+        UNSUBSCRIBE_SECRET="s" * 32,
     )
     assert settings.upstreams["chat"] == "chat.internal:6000"
     assert settings.rate_limits.chat.quota == 10
@@ -56,8 +56,10 @@ def test_values_as_operators_write_them():
         ipaddress.ip_network("::1/128"),
     )
     assert settings.cors_origins == ("https://novahouse.pl", "http://localhost:3000")
-    assert settings.unsubscribe_secrets == (b"s" * 20,)
-    assert "a" * 16 not in repr(settings)
+    assert settings.unsubscribe_secrets == (b"s" * 32,)
+    assert "a" * 32 not in repr(settings)
+    assert "s" * 32 not in repr(settings)
+    assert "redis-password-xyz" not in repr(settings)
 
 
 @pytest.mark.parametrize(
@@ -81,6 +83,10 @@ def test_values_as_operators_write_them():
         ("CORS_ORIGINS", "novahouse.pl"),
         ("CORS_ORIGINS", "https://novahouse.pl/path"),
         ("ADMIN_API_KEY", "short"),
+        ("ADMIN_API_KEY", "k" * 31),
+        ("INTERNAL_API_KEY", "k" * 31),
+        ("REDIS_URL", "http://user:redis-password-xyz@localhost:6379"),
+        ("GRPC_TLS_CERT", "/nonexistent/cert.pem"),
         ("UNSUBSCRIBE_SECRET", "short"),
         ("MAX_BODY_BYTES", "0"),
         ("MAX_BODY_BYTES", "64k"),
@@ -95,8 +101,9 @@ def test_a_malformed_value_names_its_variable(variable, value):
         load(**{variable: value})
     assert raised.value.name == variable
     assert str(raised.value).startswith(f"{variable}: expected ")
-    if variable in ("ADMIN_API_KEY", "UNSUBSCRIBE_SECRET"):
+    if variable in ("ADMIN_API_KEY", "UNSUBSCRIBE_SECRET", "INTERNAL_API_KEY"):
         assert value not in str(raised.value)
+    assert "redis-password-xyz" not in str(raised.value)
 
 
 def test_a_service_outside_the_spec_needs_its_address():
