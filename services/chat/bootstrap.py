@@ -22,7 +22,7 @@ from services.chat.settings import ChatSettings
 from services.chat.transport.privacy_servicer import ChatPrivacyServicer
 from services.chat.transport.servicer import ChatServicer
 from services.runtime.breakers import Breaker
-from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
 from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import ServiceDefinition
@@ -69,6 +69,7 @@ def build(settings: ChatSettings) -> Application:
         lease_seconds=settings.outbox_lease_seconds,
         backoff_base=settings.outbox_backoff_seconds,
         backoff_max=settings.outbox_backoff_max_seconds,
+        storage_unavailable=DATABASE_UNAVAILABLE,
     )
     rules = RuleResponder.from_file()
     llm_breaker = (

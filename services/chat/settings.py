@@ -1,4 +1,4 @@
-"""The chat service's settings (SPEC §5), validated at start."""
+"""The chat service's settings (docs/configuration.md), validated at start."""
 
 from __future__ import annotations
 

@@ -21,7 +21,8 @@ from services.consent.domain.pseudonym import Pseudonymizer
 from services.consent.settings import ConsentSettings
 from services.consent.transport.privacy_servicer import ConsentPrivacyServicer
 from services.consent.transport.servicer import ConsentServicer
-from services.runtime.db import create_db_engine, create_session_factory, utcnow
+from services.runtime.clock import utcnow
+from services.runtime.db import create_db_engine, create_session_factory
 from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import ServiceDefinition

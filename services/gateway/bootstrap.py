@@ -24,15 +24,9 @@ from services.gateway.adapters.upstreams import GrpcUpstreams
 from services.gateway.application.auth import AdminAuth
 from services.gateway.application.clients import ClientKeyResolver
 from services.gateway.application.contracts import ContractError, HttpBinding, http_bindings
-from services.gateway.application.dispatch import (
-    Gateway,
-    HttpReply,
-    HttpRequest,
-    LocalRoute,
-    Route,
-    UpstreamRoute,
-)
+from services.gateway.application.dispatch import Gateway
 from services.gateway.application.health import DeepHealth, liveness
+from services.gateway.application.http import HttpReply, HttpRequest, LocalRoute, Route, UpstreamRoute
 from services.gateway.application.links import LINK_RPCS, LinkRoute
 from services.gateway.application.openapi import openapi_document
 from services.gateway.application.policies import RoutePolicies

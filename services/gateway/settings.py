@@ -1,4 +1,4 @@
-"""The gateway's settings (SPEC §5 and the gateway's own variables), validated before it starts."""
+"""The gateway's settings (docs/configuration.md), validated before it starts."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from limits import RateLimitItem, parse_many
+from limits import parse_many
 
+from services.gateway.application.ratelimit import Rate
 from services.gateway.console.settings import ConsoleSettings
 from services.runtime.config import ConfigError, Environment, parse_host_port
 from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
 from services.runtime.signed_links import secrets_from_env
 
-# The upstreams the SPEC names, with their default addresses. Any other service whose contract carries
+# The three services of this system, with their default addresses. Any other service whose contract carries
 # HTTP annotations needs its `<NAME>_ADDR` variable.
 DEFAULT_UPSTREAM_ADDRESSES = {
     "consent": "localhost:50051",
@@ -34,9 +35,9 @@ _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(?::\d{1,5})?$|^https?://\[[0-9A-
 
 @dataclass(frozen=True)
 class RateLimitSettings:
-    chat: RateLimitItem
-    api_hour: RateLimitItem
-    api_minute: RateLimitItem
+    chat: Rate
+    api_hour: Rate
+    api_minute: Rate
     strategy: str  # the name `limits` knows the strategy by
     redis_url: str | None = field(repr=False)  # may hold a password
     key_prefix: str
@@ -135,16 +136,17 @@ def _upstream_address(env: Environment, name: str) -> str:
     return env.parsed(variable, default or "", parse_host_port, expected)
 
 
-def _rate_limit(env: Environment, variable: str, default: str) -> RateLimitItem:
-    """One limit in the notation of the `limits` library ('30 per minute', '30/minute')."""
+def parse_rate(raw: str) -> Rate:
+    """One limit in the notation of the `limits` library ('30 per minute', '30/minute'); raises
+    ValueError."""
+    items = parse_many(raw)
+    if len(items) != 1 or items[0].amount < 1:
+        raise ValueError(raw)
+    return Rate(items[0].amount, items[0].get_expiry())
 
-    def parse(raw: str) -> RateLimitItem:
-        items = parse_many(raw)
-        if len(items) != 1 or items[0].amount < 1:
-            raise ValueError(raw)
-        return items[0]
 
-    return env.parsed(variable, parse(default), parse, "one rate limit such as '30 per minute'")
+def _rate_limit(env: Environment, variable: str, default: str) -> Rate:
+    return env.parsed(variable, parse_rate(default), parse_rate, "one rate limit such as '30 per minute'")
 
 
 def _networks(raw: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:

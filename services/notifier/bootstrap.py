@@ -11,18 +11,20 @@ from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.adapters.sinks.monday import MondayGraphQLSink
 from services.notifier.adapters.sinks.slack import SlackWebhookSink
 from services.notifier.adapters.sinks.smtp import SmtpSink
+from services.notifier.application.dead_letters import DeadLetterAdmin
+from services.notifier.application.delivery import DeliveryService
 from services.notifier.application.dispatcher import Dispatcher, Route
+from services.notifier.application.escalation import Escalation
 from services.notifier.application.metrics import breaker_source, dlq_source
 from services.notifier.application.ports import Sink
 from services.notifier.application.privacy import NotifierPrivacy
-from services.notifier.application.service import NotifierService
 from services.notifier.domain.model import Channel, PermanentFailure, RateLimited
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.notifier.settings import NotifierSettings
 from services.notifier.transport.privacy_servicer import NotifierPrivacyServicer
 from services.notifier.transport.servicer import NotifierServicer
 from services.runtime.breakers import Breaker
-from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
 from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_server import ServiceDefinition
 from services.runtime.metrics import SCRAPE_SOURCES
@@ -79,26 +81,32 @@ def build(settings: NotifierSettings) -> Application:
         )
         for channel, sink in _sinks(settings).items()
     }
-    service = NotifierService(
-        lambda: NotifierUnitOfWork(sessions),
-        Dispatcher(routes, settings.missing),
+
+    def unit_of_work() -> NotifierUnitOfWork:
+        return NotifierUnitOfWork(sessions)
+
+    dispatcher = Dispatcher(routes, settings.missing)
+    delivery = DeliveryService(
+        unit_of_work,
+        dispatcher,
         RetryPolicy(settings.max_retries, settings.backoff_base_seconds, settings.backoff_max_seconds),
+        Escalation(unit_of_work, dispatcher, settings.escalation_email),
         lease_seconds=settings.lease_seconds,
-        cleanup_days=settings.cleanup_days,
-        escalation_email=settings.escalation_email,
+        storage_unavailable=DATABASE_UNAVAILABLE,
     )
-    servicer = NotifierServicer(service)
-    privacy_servicer = NotifierPrivacyServicer(NotifierPrivacy(lambda: NotifierUnitOfWork(sessions)))
+    dead_letters = DeadLetterAdmin(unit_of_work, dispatcher, cleanup_days=settings.cleanup_days)
+    servicer = NotifierServicer(delivery, dead_letters)
+    privacy_servicer = NotifierPrivacyServicer(NotifierPrivacy(unit_of_work))
     scheduler = JobScheduler(enabled=settings.scheduler_enabled)
-    scheduler.every(settings.retry_interval_seconds, "dlq_retry", service.retry)
-    scheduler.every(CLEANUP_INTERVAL_SECONDS, "dlq_cleanup", service.cleanup)
+    scheduler.every(settings.retry_interval_seconds, "dlq_retry", delivery.retry)
+    scheduler.every(CLEANUP_INTERVAL_SECONDS, "dlq_cleanup", dead_letters.cleanup)
     diagnostics = Diagnostics("notifier")
     diagnostics.add_probe("database", database_probe(engine))
     if redis_client is not None:
         diagnostics.add_probe("redis", redis_probe(redis_client), required=False)
 
-    SCRAPE_SOURCES.add("notifier_dlq", dlq_source(service.stats))
-    SCRAPE_SOURCES.add("notifier_breakers", breaker_source(service.breakers))
+    SCRAPE_SOURCES.add("notifier_dlq", dlq_source(dead_letters.stats))
+    SCRAPE_SOURCES.add("notifier_breakers", breaker_source(dead_letters.breakers))
 
     def close() -> None:
         SCRAPE_SOURCES.remove("notifier_dlq")

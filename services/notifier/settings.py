@@ -1,5 +1,5 @@
-"""The notifier's settings (SPEC §5), validated at start. A channel whose variables are not all set is
-off: Notify answers FAILED_PRECONDITION naming the missing variable."""
+"""The notifier's settings (docs/configuration.md), validated at start. A channel whose variables are
+not all set is off: Notify answers FAILED_PRECONDITION naming the missing variable."""
 
 from __future__ import annotations
 

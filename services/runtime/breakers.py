@@ -1,5 +1,6 @@
 """Circuit breakers (pybreaker) with their state in Redis when it is configured, so every replica of a
-service shares one breaker per dependency, and in memory otherwise."""
+service shares one breaker per dependency, and in memory otherwise: the implementation of the
+services.runtime.circuit port."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any, TypeVar
 import pybreaker
 import redis
 
+from services.runtime.circuit import BreakerOpen, BreakerStatus
 from services.runtime.config import Environment
 
 log = logging.getLogger(__name__)
@@ -29,25 +31,6 @@ class BreakerSettings:
             fail_max=env.integer("CB_FAIL_MAX", 5, minimum=1, maximum=10_000),
             reset_timeout=env.number("CB_RESET_TIMEOUT", 60.0, minimum=0.1),
         )
-
-
-@dataclass(frozen=True)
-class BreakerStatus:
-    name: str
-    state: str  # "closed", "open" or "half-open"
-    fail_counter: int
-    fail_max: int
-    reset_timeout: float
-    opened_at: dt.datetime | None
-
-
-class BreakerOpen(Exception):
-    """The breaker rejected the call without making it; it may let a trial call through at `retry_at`."""
-
-    def __init__(self, name: str, retry_at: dt.datetime) -> None:
-        super().__init__(f"circuit breaker {name!r} is open until {retry_at.isoformat()}")
-        self.name = name
-        self.retry_at = retry_at
 
 
 class _SharedStorage(pybreaker.CircuitRedisStorage):

@@ -10,21 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Row, Select, Table, and_, or_, update
 from sqlalchemy.orm import Session
 
 from services.runtime.db import affected_rows
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Rows claimed together: nobody else takes them until `lease_until`."""
-
-    token: str
-    now: dt.datetime
-    lease_until: dt.datetime
+from services.runtime.leases import Claim
 
 
 def unleased(table: Table, now: dt.datetime) -> ColumnElement[bool]:

@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import logging
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
@@ -35,17 +32,14 @@ NAMING_CONVENTION = {
 }
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Connection-level failures (server down or restarting, connection cut, pool exhausted): the same work
-# may succeed once the database is back. Callers answer UNAVAILABLE for them, or retry.
+# may succeed once the database is back. Callers answer UNAVAILABLE for them, or retry
+# (services.runtime.retries, to which each bootstrap hands this tuple).
 DATABASE_UNAVAILABLE: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.DisconnectionError,
     sa_exc.TimeoutError,
 )
-RETRY_PAUSE_SECONDS = 0.5
-
-log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 
 def normalise_url(url: str) -> URL:
@@ -145,40 +139,6 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
-def retry_while_database_unavailable(
-    work: Callable[[], T],
-    *,
-    deadline: dt.datetime,
-    what: str,
-    clock: Callable[[], dt.datetime] = utcnow,
-    pause_seconds: float | None = None,
-) -> T:
-    """Runs `work` (a transaction of its own) until it gets through while the database is unavailable,
-    up to `deadline`; then the last error is raised.
-
-    For recording what already happened outside the database (a sink took a message, a call was handed
-    over): given up at once, the record would be lost and the effect repeated by whoever takes the work
-    over. The deadline is the end of the caller's lease on that work, after which it is not theirs."""
-    while True:
-        try:
-            return work()
-        except DATABASE_UNAVAILABLE as error:
-            remaining = (deadline - clock()).total_seconds()
-            if remaining <= 0:
-                raise
-            log.warning(
-                "%s: database unavailable (%s); retrying for up to %.1fs",
-                what,
-                str(error).splitlines()[0][:200],
-                remaining,
-            )
-            time.sleep(min(RETRY_PAUSE_SECONDS if pause_seconds is None else pause_seconds, remaining))
 
 
 def private_file(path: Path) -> None:

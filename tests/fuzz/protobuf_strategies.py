@@ -13,7 +13,7 @@ from google.protobuf.message_factory import GetMessageClass
 from hypothesis import strategies as st
 
 from services.gateway.application.contracts import is_map
-from services.gateway.application.translation import INT_RANGES
+from services.gateway.application.json_values import INT_RANGES
 
 F = FieldDescriptor
 MAX_DEPTH = 2

@@ -1,7 +1,7 @@
-"""Properties of the gateway's JSON ⇄ protobuf translation (services/gateway/application/translation.py),
-for the real request and response types of every route and for a test message with every kind of field:
-what the gateway prints it reads back unchanged, and whatever a client sends is either a message or the
-documented 400 naming the field, never another exception."""
+"""Properties of the gateway's JSON ⇄ protobuf translation (services/gateway/application/: json_values,
+request_decoding, response_rendering), for the real request and response types of every route and for
+a test message with every kind of field: what the gateway prints it reads back unchanged, and whatever a
+client sends is either a message or the documented 400 naming the field, never another exception."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from services.gateway.application.errors import GatewayError
+from services.gateway.application.request_decoding import RequestTranslator
+from services.gateway.application.response_rendering import ResponseRenderer
 from services.gateway.application.routing import PathTemplate
-from services.gateway.application.translation import RequestTranslator, ResponseRenderer
 from services.gateway.bootstrap import load_bindings
 from tests.fuzz.protobuf_strategies import TEXT, all_types, messages
 from tests.support.bindings import synthetic_binding

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import requests
 
 from services.chat.domain.responder import Reply, RuleResponder
-from services.runtime.breakers import Breaker, BreakerOpen
+from services.runtime.circuit import BreakerOpen, CircuitBreaker
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class LlmResponder:
         api_key: str | None,
         model: str,
         timeout: float,
-        breaker: Breaker,
+        breaker: CircuitBreaker,
         rules: RuleResponder,
         session: requests.Session | None = None,
     ) -> None:

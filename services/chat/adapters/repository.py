@@ -10,13 +10,15 @@ from sqlalchemy.orm import Session
 
 from services.chat.adapters.privacy import SqlChatPrivacy
 from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
+from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals
 from services.chat.domain.model import ChatMessage, Conversation, Role
 from services.runtime import tracing
-from services.runtime.claims import Claim, claim_rows, renew_claim, unleased
+from services.runtime.claims import claim_rows, renew_claim, unleased
 from services.runtime.identity import CallerIdentity
+from services.runtime.leases import Claim
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
 
@@ -178,14 +180,14 @@ class SqlOutbox:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def add(self, kind: str, key: str, payload: dict, identity: CallerIdentity, now: dt.datetime) -> None:
+    def add(self, call: OutboxCall, identity: CallerIdentity, now: dt.datetime) -> None:
         insert_ignoring_conflict(
             self._session,
             outbox,
             {
-                "kind": kind,
-                "idempotency_key": key,
-                "payload": json.dumps(payload, ensure_ascii=False),
+                "kind": call.kind,
+                "idempotency_key": call.key,
+                "payload": json.dumps(call.payload(), ensure_ascii=False),
                 "client_ip": identity.ip_address[:64],
                 "user_agent": identity.user_agent[:512],
                 "request_id": identity.request_id[:128],

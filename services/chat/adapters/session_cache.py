@@ -20,7 +20,8 @@ from typing import TypeVar
 import redis
 
 from services.chat.application.ports import SessionContext
-from services.runtime.breakers import Breaker, BreakerOpen, BreakerSettings
+from services.runtime.breakers import Breaker, BreakerSettings
+from services.runtime.circuit import BreakerOpen
 from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from google.protobuf import json_format
 
 from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
 from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
-from services.chat.application.conversations import NOTIFY, RECORD_CONSENT
+from services.chat.application.outbox_calls import NOTIFY, RECORD_CONSENT
 from services.chat.application.ports import OutboxItem
 from services.chat.application.relay import HandOverFailed
 from services.runtime.errors import Unavailable

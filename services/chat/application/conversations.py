@@ -13,6 +13,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.chat.application.outbox_calls import MondayItem, NotifyCall, RecordConsentCall, SlackText
 from services.chat.application.ports import Responder, SessionCache, SessionContext, UnitOfWork
 from services.chat.domain.credentials import new_session_id, new_token, token_hash, token_matches
 from services.chat.domain.lead import Lead
@@ -25,15 +26,11 @@ from services.chat.domain.model import (
     message_text,
     session_id,
 )
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.emails import normalise_email
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
-from services.runtime.timestamps import rfc3339
 
-RECORD_CONSENT = "consent.RecordConsent"
-CONSENT_KEY_PREFIX = "consent:"  # + the id of the message that gave it: its outbox row's key
-NOTIFY = "notifier.Notify"
 CONTEXT_MESSAGES = 10
 MAX_LANGUAGE_LENGTH = 35
 
@@ -149,25 +146,17 @@ class ConversationService:
                 if announce:
                     self._announce(uow, lead, conversation, caller, now)
                     queued = True
-            if gave_consent:
-                # The key makes a repeated hand-over (after a crash or a lost answer) record nothing;
-                # given_at, the message's time, keeps a late hand-over from undoing a later withdrawal.
-                consent: dict[str, object] = {
-                    "email": consent_email,
-                    "source": "chat",
-                    "idempotency_key": f"chat:consent:{message_id}",
-                    "given_at": rfc3339(now),
-                }
-                consent["consent_text_version"] = visitor.consent_text_version or self._consent_text_version
-                if visitor.marketing_consent is not None:
-                    consent["marketing_consent"] = visitor.marketing_consent
-                    # Anyone can type any address into the public chat: a marketing grant counts
-                    # only once the mailbox's owner confirms it (double opt-in).
-                    consent["confirm_by_email"] = True
-                    consent["language"] = visitor.language
-                if visitor.rodo_consent is not None:
-                    consent["rodo_consent"] = visitor.rodo_consent
-                uow.outbox.add(RECORD_CONSENT, f"{CONSENT_KEY_PREFIX}{message_id}", consent, caller, now)
+            if gave_consent and consent_email is not None:  # (checked above: consent needs an email)
+                consent = RecordConsentCall(
+                    message_id=message_id,
+                    email=consent_email,
+                    given_at=now,
+                    consent_text_version=visitor.consent_text_version or self._consent_text_version,
+                    marketing_consent=visitor.marketing_consent,
+                    rodo_consent=visitor.rodo_consent,
+                    language=visitor.language,
+                )
+                uow.outbox.add(consent, caller, now)
                 queued = True
             uow.conversations.add_message(conversation.id, ChatMessage(Role.BOT, reply.text, now))
             uow.commit()
@@ -254,21 +243,9 @@ class ConversationService:
             f"Hot lead #{lead.id} (score {lead.score}): {contact}"
             f"{' - mentioned ' + ', '.join(found) if found else ''} - session {conversation.session_id}"
         )
-        uow.outbox.add(
-            NOTIFY,
-            f"lead:{lead.id}:slack",
-            {"idempotency_key": f"lead:{lead.id}:slack", "slack": {"text": text}},
-            caller,
-            now,
-        )
-        item = {"item_name": f"Lead #{lead.id}: {contact} (score {lead.score})"}
-        uow.outbox.add(
-            NOTIFY,
-            f"lead:{lead.id}:monday",
-            {"idempotency_key": f"lead:{lead.id}:monday", "monday": item},
-            caller,
-            now,
-        )
+        uow.outbox.add(NotifyCall(f"lead:{lead.id}:slack", SlackText(text)), caller, now)
+        item = MondayItem(f"Lead #{lead.id}: {contact} (score {lead.score})")
+        uow.outbox.add(NotifyCall(f"lead:{lead.id}:monday", item), caller, now)
 
 
 def _unknown(session: str) -> NotFound:

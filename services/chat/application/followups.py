@@ -19,12 +19,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from services.chat.application.conversations import CONSENT_KEY_PREFIX, NOTIFY, RECORD_CONSENT
 from services.chat.application.metrics import FOLLOWUP_OUTCOMES, FOLLOWUPS
+from services.chat.application.outbox_calls import CONSENT_KEY_PREFIX, RECORD_CONSENT, EmailNotice, NotifyCall
 from services.chat.application.ports import ConsentChecker, DueFollowup, UnitOfWork
 from services.chat.domain.followups import due_cutoff, is_due
 from services.chat.domain.model import ChatMessage, FollowupOutcome, Role
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.errors import InvalidArgument, NotFound, Unavailable
 from services.runtime.identity import CallerIdentity
 from services.runtime.signed_links import UNSUBSCRIBE_PATH, link_url
@@ -121,13 +121,10 @@ class FollowupService:
             if token is not None:
                 key = f"followup:{conversation_id}:{number}"
                 url = link_url(self._public_base_url, UNSUBSCRIBE_PATH, token)
-                email = {
-                    "to": conversation.email,
-                    "subject": EMAIL_SUBJECT,
-                    "body": text + EMAIL_FOOTER.format(url=url),
-                    "list_unsubscribe_url": url,
-                }
-                uow.outbox.add(NOTIFY, key, {"idempotency_key": key, "email": email}, caller, now)
+                email = EmailNotice(
+                    conversation.email, EMAIL_SUBJECT, text + EMAIL_FOOTER.format(url=url), url
+                )
+                uow.outbox.add(NotifyCall(key, email), caller, now)
             uow.commit()
         if email_it:
             self._on_outbox_work()

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
 
+from services.chat.application.outbox_calls import OutboxCall
 from services.chat.domain.lead import Lead
 from services.chat.domain.model import ChatMessage, Conversation
 from services.chat.domain.responder import Reply
-from services.runtime.claims import Claim
 from services.runtime.identity import CallerIdentity
+from services.runtime.leases import Claim
 
 
 class ConversationRepository(Protocol):
@@ -77,8 +78,8 @@ class OutboxItem:
 
 
 class Outbox(Protocol):
-    def add(self, kind: str, key: str, payload: dict, identity: CallerIdentity, now: dt.datetime) -> None:
-        """Queues a call for the relay; a key already queued is not queued again."""
+    def add(self, call: OutboxCall, identity: CallerIdentity, now: dt.datetime) -> None:
+        """Queues a call for the relay; a call whose key is already queued is not queued again."""
         ...
 
     def claim_due(self, claim: Claim, limit: int) -> list[OutboxItem]: ...

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable
 
 from services.chat.application.ports import SessionCache, UnitOfWork
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.emails import normalise_email
 
 log = logging.getLogger(__name__)

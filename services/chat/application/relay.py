@@ -21,9 +21,10 @@ from services.chat.application.metrics import HANDOVERS
 from services.chat.application.ports import OutboxItem, UnitOfWork
 from services.runtime import tracing
 from services.runtime.backoff import backoff_seconds
-from services.runtime.claims import Claim
-from services.runtime.db import retry_while_database_unavailable, utcnow
+from services.runtime.clock import utcnow
 from services.runtime.emails import mask_emails
+from services.runtime.leases import Claim
+from services.runtime.retries import Unavailable, retry_while_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +57,11 @@ class OutboxRelay:
         lease_seconds: float,
         backoff_base: float,
         backoff_max: float,
+        storage_unavailable: Unavailable,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._storage_unavailable = storage_unavailable
         self._upstream = upstream
         self._interval = interval_seconds
         self._lease = dt.timedelta(seconds=lease_seconds)
@@ -148,8 +151,12 @@ class OutboxRelay:
 
         # The call went through: if the database is away now, keep trying to mark it done while the
         # lease holds, or the row is handed over again once it ends.
-        retry_while_database_unavailable(
-            done, deadline=claim.lease_until, what=f"outbox {item.key}: marking it done", clock=self._clock
+        retry_while_unavailable(
+            done,
+            unavailable=self._storage_unavailable,
+            deadline=claim.lease_until,
+            what=f"outbox {item.key}: marking it done",
+            clock=self._clock,
         )
         return True
 

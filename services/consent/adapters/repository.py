@@ -28,8 +28,8 @@ from services.consent.domain.chain import (
     entry_hash,
 )
 from services.consent.domain.model import AuditEntry, ConsentAction, PendingGrant, Subject
+from services.runtime.clock import utcnow as utc_now
 from services.runtime.db import affected_rows
-from services.runtime.db import utcnow as utc_now
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
 _FIND = select(subjects).where(subjects.c.email == bindparam("email"))

@@ -11,7 +11,7 @@ from services.consent.application.ports import AuditQuery, UnitOfWork
 from services.consent.domain.chain import ChainVerifier, Verification
 from services.consent.domain.model import MAX_REASON_LENGTH, AuditEntry, ConsentAction, Subject, check_length
 from services.consent.domain.pseudonym import Pseudonymizer
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.emails import normalise_email
 from services.runtime.identity import CallerIdentity
 

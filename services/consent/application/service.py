@@ -24,7 +24,7 @@ from services.consent.domain.model import (
     takes_effect,
 )
 from services.consent.domain.pseudonym import Pseudonymizer
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.emails import normalise_email
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 import uuid
@@ -25,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import redis.asyncio
+from limits import RateLimitItem, RateLimitItemPerSecond
 from limits.aio.storage import MemoryStorage, Storage
 from limits.aio.strategies import STRATEGIES, RateLimiter
 from redis.asyncio.retry import Retry
@@ -32,7 +34,7 @@ from redis.backoff import NoBackoff
 
 from services.gateway.adapters.metrics import count_decision
 from services.gateway.application.ports import RateLimitStorageStatus
-from services.gateway.application.ratelimit import Decision, LimitState, RatePolicy, limit_identity
+from services.gateway.application.ratelimit import Decision, LimitState, Rate, RatePolicy, limit_identity
 from services.gateway.settings import RateLimitSettings
 
 log = logging.getLogger(__name__)
@@ -175,7 +177,7 @@ class LimitsRateLimiter:
         while len(self._memory_clients) > self._memory_max_clients:
             forgotten, its_policies = self._memory_clients.popitem(last=False)
             for policy in its_policies:
-                await self._memory.clear(policy.limit, policy.name, forgotten)
+                await self._memory.clear(_limit_item(policy.rate), policy.name, forgotten)
 
     async def _decide_in_redis(self, client_key: str, policies: Sequence[RatePolicy]) -> Decision:
         keys = [f"{self._key_prefix}:{self.strategy}:{p.name}:{client_key}" for p in policies]
@@ -232,13 +234,22 @@ async def _decide(
 ) -> Decision:
     """Tests every limit first and counts the request against them only when all allow it: a request
     that one limit refuses counts against none (as the Redis script does)."""
-    allowed_by = [await limiter.test(policy.limit, policy.name, client_key) for policy in policies]
+    allowed_by = [
+        await limiter.test(_limit_item(policy.rate), policy.name, client_key) for policy in policies
+    ]
     admitted = all(allowed_by)
     states = []
     for policy, allowed in zip(policies, allowed_by, strict=True):
+        item = _limit_item(policy.rate)
         if admitted:
-            allowed = await limiter.hit(policy.limit, policy.name, client_key)
-        stats = await limiter.get_window_stats(policy.limit, policy.name, client_key)
+            allowed = await limiter.hit(item, policy.name, client_key)
+        stats = await limiter.get_window_stats(item, policy.name, client_key)
         remaining = max(0, stats.remaining) if allowed and admitted else 0
         states.append(LimitState(policy, allowed, remaining, stats.reset_time))
     return Decision(tuple(states), storage)
+
+
+@functools.cache
+def _limit_item(rate: Rate) -> RateLimitItem:
+    """The `limits` library's form of a rate: `quota` per `window_seconds` seconds."""
+    return RateLimitItemPerSecond(rate.quota, rate.window_seconds)

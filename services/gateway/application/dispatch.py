@@ -8,18 +8,14 @@ as a stack trace.
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
 from google.rpc import code_pb2
 
 from services.gateway.application import links
 from services.gateway.application.auth import ADMIN_KEY_HEADER, AdminAuth
-from services.gateway.application.clients import ClientContext
-from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.errors import (
     GatewayError,
     Violation,
@@ -29,80 +25,27 @@ from services.gateway.application.errors import (
     not_found,
     payload_too_large,
     unsupported_media_type,
+    upstream_failure,
+)
+from services.gateway.application.http import (
+    JSON,
+    BodyTooLarge,
+    ClientDisconnected,
+    HttpReply,
+    HttpRequest,
+    LocalRoute,
+    Route,
+    UpstreamRoute,
 )
 from services.gateway.application.links import LinkRoute
-from services.gateway.application.policies import RoutePolicy
 from services.gateway.application.ports import UpstreamError, Upstreams
-from services.gateway.application.ratelimit import Decision, RateLimiter, policy_header, rate_limit_headers
+from services.gateway.application.ratelimit import Decision, RateLimiter, rate_limit_headers
 from services.gateway.application.routing import InvalidPathVariable, MethodNotAllowed, RouteTable
-from services.gateway.application.translation import RequestTranslator, ResponseRenderer
 from services.runtime.identity import ADMIN_KEY_KEY, SESSION_TOKEN_KEY, CallerIdentity
 
 log = logging.getLogger(__name__)
 
-JSON = "application/json"
 FORWARDED_CREDENTIALS = (ADMIN_KEY_KEY, SESSION_TOKEN_KEY)
-
-
-class BodyTooLarge(Exception):
-    """The request body is longer than MAX_BODY_BYTES (raised while reading it)."""
-
-
-class ClientDisconnected(Exception):
-    """The client went away while its body was being read; nobody is left to answer."""
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    method: str
-    raw_path: bytes
-    query_string: bytes
-    headers: Mapping[str, bytes]  # lower-case names; repeated headers joined with ', '
-    client: ClientContext
-    read_body: Callable[[], Awaitable[bytes]]  # the whole body; raises BodyTooLarge
-
-
-@dataclass
-class HttpReply:
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]] = field(default_factory=list)
-    content_type: str = JSON
-
-    @classmethod
-    def error(cls, error: GatewayError, headers: Sequence[tuple[str, str]] = ()) -> HttpReply:
-        return cls(error.status, error.body(), [*error.headers, *headers])
-
-
-@dataclass(frozen=True)
-class UpstreamRoute:
-    binding: HttpBinding
-    translator: RequestTranslator
-    renderer: ResponseRenderer
-    policy: RoutePolicy
-    policy_header: str
-
-    @classmethod
-    def build(cls, binding: HttpBinding, policy: RoutePolicy, path_fields: Sequence[str]) -> UpstreamRoute:
-        return cls(
-            binding,
-            RequestTranslator(binding, path_fields),
-            ResponseRenderer(binding),
-            policy,
-            policy_header(policy.rate_policies),
-        )
-
-
-@dataclass(frozen=True)
-class LocalRoute:
-    """An endpoint the gateway answers itself (health, OpenAPI, privacy): never rate limited; a handler
-    that needs the admin key checks it itself."""
-
-    name: str
-    handler: Callable[[HttpRequest], Awaitable[HttpReply]]
-
-
-Route = UpstreamRoute | LocalRoute | LinkRoute
 
 
 class Gateway:
@@ -293,20 +236,3 @@ def _too_many_requests(decision: Decision) -> GatewayError:
     return GatewayError(
         429, code_pb2.RESOURCE_EXHAUSTED, f"rate limit exceeded ({exhausted}); retry in {wait}s"
     )
-
-
-def upstream_failure(service: str, error: UpstreamError, timeout: float) -> GatewayError:
-    """The upstream's status as the gateway answers it. A status the service sent keeps its message
-    and details; one the channel made up (refused connection, passed deadline, crashed servicer) gets a
-    message that names the service instead of gRPC internals."""
-    code = error.code
-    if error.from_service:
-        return GatewayError.from_code(code, error.message, error.details)
-    if code == code_pb2.UNAVAILABLE:
-        return GatewayError.from_code(code, f"the {service} service is unavailable, try again later")
-    if code == code_pb2.DEADLINE_EXCEEDED:
-        seconds = f"{timeout:g}" if timeout < 1 else str(math.ceil(timeout))
-        return GatewayError.from_code(code, f"the {service} service did not answer within {seconds}s")
-    if code in (code_pb2.UNKNOWN, code_pb2.INTERNAL, code_pb2.DATA_LOSS):
-        return GatewayError.from_code(code, f"the {service} service failed")
-    return GatewayError.from_code(code, error.message, error.details)

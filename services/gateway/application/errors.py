@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from google.protobuf import any_pb2, json_format
 from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2
+
+from services.gateway.application.ports import UpstreamError
 
 # grpc-gateway's runtime.HTTPStatusFromCode
 HTTP_STATUS_OF_CODE = {
@@ -135,3 +138,20 @@ def _detail(detail: any_pb2.Any) -> dict:
         )
     except (TypeError, KeyError, json_format.Error):
         return {"@type": detail.type_url, "value": base64.b64encode(detail.value).decode()}
+
+
+def upstream_failure(service: str, error: UpstreamError, timeout: float) -> GatewayError:
+    """The upstream's status as the gateway answers it. A status the service sent keeps its message
+    and details; one the channel made up (refused connection, passed deadline, crashed servicer) gets a
+    message that names the service instead of gRPC internals."""
+    code = error.code
+    if error.from_service:
+        return GatewayError.from_code(code, error.message, error.details)
+    if code == code_pb2.UNAVAILABLE:
+        return GatewayError.from_code(code, f"the {service} service is unavailable, try again later")
+    if code == code_pb2.DEADLINE_EXCEEDED:
+        seconds = f"{timeout:g}" if timeout < 1 else str(math.ceil(timeout))
+        return GatewayError.from_code(code, f"the {service} service did not answer within {seconds}s")
+    if code in (code_pb2.UNKNOWN, code_pb2.INTERNAL, code_pb2.DATA_LOSS):
+        return GatewayError.from_code(code, f"the {service} service failed")
+    return GatewayError.from_code(code, error.message, error.details)

@@ -23,7 +23,8 @@ from typing import Any
 from google.protobuf.message_factory import GetMessageClass
 
 from services.gateway.application.contracts import HttpBinding
-from services.gateway.application.dispatch import HttpReply, HttpRequest, upstream_failure
+from services.gateway.application.errors import upstream_failure
+from services.gateway.application.http import HttpReply, HttpRequest
 from services.gateway.application.json_values import message_to_json
 from services.gateway.application.ports import RateLimitStorage, UpstreamError, Upstreams
 from services.runtime.access import Secret

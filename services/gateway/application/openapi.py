@@ -12,28 +12,19 @@ import itertools
 from collections.abc import Iterable
 from typing import Any
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
-
 from services.gateway.application.auth import TOKEN_PARAMETER, Access
-from services.gateway.application.contracts import enum_of, is_map, message_of, real_oneofs
-from services.gateway.application.dispatch import LocalRoute, Route, UpstreamRoute
-from services.gateway.application.field_rules import constrained, is_required, item_rules
+from services.gateway.application.http import LocalRoute, Route, UpstreamRoute
 from services.gateway.application.links import LinkRoute, link_operation
+from services.gateway.application.openapi_schemas import (
+    INPUT,
+    OUTPUT,
+    SCHEMAS,
+    SchemaBuilder,
+    output_messages,
+)
+from services.gateway.application.request_decoding import RequestTranslator
 from services.gateway.application.routing import PathTemplate
-from services.gateway.application.translation import (
-    FLOAT32_MAX,
-    INT_RANGES,
-    SIXTY_FOUR_BIT,
-    WRAPPER_TYPES,
-)
 
-F = FieldDescriptor
-INPUT, OUTPUT = "input", "output"
-_SCHEMAS = "#/components/schemas/"
-_TIMESTAMP_PATTERN = (
-    r"^([1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-    r"T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$"
-)
 _RATE_LIMIT_HEADERS = {
     "X-RateLimit-Limit": ("integer", "Quota of the tightest policy of this route"),
     "X-RateLimit-Remaining": ("integer", "Requests left under the tightest policy"),
@@ -55,150 +46,10 @@ _ERRORS = {
 }
 
 
-class SchemaBuilder:
-    def __init__(self, output_messages: set[str]) -> None:
-        self.components: dict[str, Any] = {}
-        self._outputs = output_messages
-
-    def ref(self, message: Descriptor, mode: str) -> dict[str, Any]:
-        name = message.full_name
-        if mode == INPUT and name in self._outputs:
-            name += "Input"
-        if name not in self.components:
-            self.components[name] = {}  # placeholder first: messages may refer to themselves
-            self.components[name] = self.message(message, mode)
-        return {"$ref": _SCHEMAS + name}
-
-    def message(self, message: Descriptor, mode: str, skip: Iterable[str] = ()) -> dict[str, Any]:
-        skipped = set(skip)
-        fields = [f for f in message.fields if f.name not in skipped]
-        schema: dict[str, Any] = {
-            "type": "object",
-            "properties": {f.name: self.field(f, mode) for f in fields},
-            "additionalProperties": False,
-        }
-        if mode == OUTPUT:
-            required = [f.name for f in fields if not f.has_presence]
-            if required:
-                schema["required"] = required
-        else:
-            required = [f.name for f in fields if is_required(f)]
-            if required:
-                schema["required"] = required
-            groups = {group for group in real_oneofs(message).values() if len(group) > 1}
-            exclusions = [
-                {
-                    "not": {
-                        "required": list(pair),
-                        "properties": {name: {"not": {"type": "null"}} for name in pair},
-                    }
-                }
-                for group in sorted(groups)
-                for pair in itertools.combinations(group, 2)
-            ]
-            if exclusions:
-                schema["allOf"] = exclusions
-        return schema
-
-    def field(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
-        if is_map(field):
-            value = message_of(field).fields_by_name["value"]
-            schema: dict[str, Any] = {"type": "object", "additionalProperties": self.single(value, mode)}
-        elif field.is_repeated:
-            schema = {"type": "array", "items": self.single(field, mode)}
-        else:
-            schema = self.single(field, mode)
-        return _nullable(schema) if mode == INPUT and not is_required(field) else schema
-
-    def single(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
-        """One value of the field; a request's narrowed by the rules its contract declares."""
-        schema = self._single(field, mode)
-        rules = item_rules(field) if mode == INPUT else None
-        if rules is None:
-            return schema
-        return constrained(schema, rules, enum_of(field) if field.type == F.TYPE_ENUM else None)
-
-    def _single(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
-        kind = field.type
-        if kind == F.TYPE_STRING:
-            return {"type": "string"}
-        if kind == F.TYPE_BYTES:
-            return {"type": "string", "format": "byte"}
-        if kind == F.TYPE_BOOL:
-            return {"type": "boolean"}
-        if kind in INT_RANGES:
-            low, high = INT_RANGES[kind]
-            if kind in SIXTY_FOUR_BIT:
-                text = {"type": "string", "pattern": "^-?[0-9]+$", "format": "int64" if low else "uint64"}
-                if mode == OUTPUT:
-                    return text  # json_format prints 64-bit integers as strings
-                return {
-                    "type": ["integer", "string"],
-                    "pattern": "^-?[0-9]+$",
-                    "minimum": low,
-                    "maximum": high,
-                }
-            return {"type": "integer", "format": "int32" if low else "int64", "minimum": low, "maximum": high}
-        if kind == F.TYPE_DOUBLE:
-            return {"type": "number", "format": "double"}
-        if kind == F.TYPE_FLOAT:
-            return {"type": "number", "format": "float", "minimum": -FLOAT32_MAX, "maximum": FLOAT32_MAX}
-        if kind == F.TYPE_ENUM:
-            return {"type": "string", "enum": [value.name for value in enum_of(field).values]}
-        return self.well_known(field, mode)
-
-    def well_known(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
-        message = message_of(field)
-        name = message.full_name
-        if name == "google.protobuf.Timestamp":
-            return {"type": "string", "format": "date-time", "pattern": _TIMESTAMP_PATTERN}
-        if name == "google.protobuf.Duration":
-            return {"type": "string", "pattern": r"^-?[0-9]+(\.[0-9]{1,9})?s$"}
-        if name == "google.protobuf.FieldMask":
-            return {"type": "string"}
-        if name in WRAPPER_TYPES:
-            return self.single(message.fields_by_name["value"], mode)
-        if name == "google.protobuf.Struct":
-            return {"type": "object"}
-        if name == "google.protobuf.ListValue":
-            return {"type": "array"}
-        if name == "google.protobuf.Value":
-            return {}
-        if name == "google.protobuf.Any":
-            return {"type": "object", "properties": {"@type": {"type": "string"}}, "required": ["@type"]}
-        return self.ref(message, mode)
-
-
-def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    if "$ref" in schema or not schema or "type" not in schema:
-        return {"anyOf": [schema, {"type": "null"}]} if schema else schema
-    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-    nullable = {**schema, "type": [*types, "null"]}
-    if "enum" in schema:
-        nullable["enum"] = [*schema["enum"], None]
-    return nullable
-
-
-def _output_messages(routes: Iterable[UpstreamRoute]) -> set[str]:
-    found: set[str] = set()
-
-    def visit(message: Descriptor) -> None:
-        if message.full_name in found:
-            return
-        found.add(message.full_name)
-        for field in message.fields:
-            if field.message_type is not None:
-                visit(field.message_type)
-
-    for route in routes:
-        visit(route.binding.method.output_type)
-    return found
-
-
 def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, title: str, version: str) -> dict:
     entries = list(entries)
     upstream = [route for _, _, route in entries if isinstance(route, UpstreamRoute)]
-    schemas = SchemaBuilder(_output_messages(upstream))
+    schemas = SchemaBuilder(output_messages(route.binding.method.output_type for route in upstream))
     schemas.components["google.rpc.Status"] = _status_schema()
     paths: dict[str, dict[str, Any]] = {}
     operation_ids: set[str] = set()
@@ -220,7 +71,7 @@ def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, titl
     responses = {
         status: {
             "description": description,
-            "content": {"application/json": {"schema": {"$ref": _SCHEMAS + "google.rpc.Status"}}},
+            "content": {"application/json": {"schema": {"$ref": SCHEMAS + "google.rpc.Status"}}},
         }
         for status, description in _ERRORS.items()
     }
@@ -256,13 +107,36 @@ def _upstream_operation(
     method: str, template: PathTemplate, route: UpstreamRoute, schemas: SchemaBuilder
 ) -> dict:
     binding = route.binding
-    translator = route.translator
     service = binding.method.containing_service
     operation: dict[str, Any] = {
         "operationId": f"{service.name}_{binding.method.name}",
         "summary": f"{service.full_name}/{binding.method.name}",
         "tags": [binding.service_key],
     }
+    parameters = _parameters(route.translator, schemas)
+    if parameters:
+        operation["parameters"] = parameters
+    if route.translator.takes_body:
+        operation["requestBody"] = {
+            "required": False,
+            "content": {"application/json": {"schema": _request_body_schema(route, schemas)}},
+        }
+    security = _security(route.policy.access)
+    if security:
+        operation["security"] = security
+    responses: dict[str, Any] = {"200": _success_response(route, schemas)}
+    for status in _error_statuses(method, route):
+        responses[status] = {"$ref": f"#/components/responses/{status}"}
+    responses["default"] = {
+        "description": "Any other upstream status, mapped as grpc-gateway maps it",
+        "content": {"application/json": {"schema": {"$ref": SCHEMAS + "google.rpc.Status"}}},
+    }
+    operation["responses"] = responses
+    return operation
+
+
+def _parameters(translator: RequestTranslator, schemas: SchemaBuilder) -> list[dict[str, Any]]:
+    """The path variables (required, never empty), then the query parameters (repeated ones exploded)."""
     parameters = []
     for name, field in translator.path_fields.items():
         schema = schemas.single(field, INPUT)
@@ -270,69 +144,58 @@ def _upstream_operation(
             schema = {**schema, "minLength": 1}
         parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
     for name, field in translator.query_fields.items():
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": False}
         schema = schemas.single(field, INPUT)
         if field.is_repeated:
-            parameters.append(
-                {
-                    "name": name,
-                    "in": "query",
-                    "required": False,
-                    "style": "form",
-                    "explode": True,
-                    "schema": {"type": "array", "items": schema},
-                }
-            )
+            parameter.update(style="form", explode=True, schema={"type": "array", "items": schema})
         else:
-            parameters.append({"name": name, "in": "query", "required": False, "schema": schema})
-    if parameters:
-        operation["parameters"] = parameters
-    if translator.takes_body:
-        if binding.body == "*":
-            path_fields = set(translator.path_fields)
-            if path_fields:
-                body_schema = schemas.message(binding.method.input_type, INPUT, skip=path_fields)
-            else:
-                body_schema = schemas.ref(binding.method.input_type, INPUT)
-        else:
-            body_schema = schemas.field(binding.method.input_type.fields_by_name[binding.body], INPUT)
-        operation["requestBody"] = {
-            "required": False,
-            "content": {"application/json": {"schema": body_schema}},
-        }
-    output = binding.method.output_type
-    if binding.response_body:
-        response_schema = schemas.field(output.fields_by_name[binding.response_body], OUTPUT)
-    else:
-        response_schema = schemas.ref(output, OUTPUT)
-    limited = bool(route.policy.rate_policies)
-    success: dict[str, Any] = {
-        "description": "OK",
-        "content": {"application/json": {"schema": response_schema}},
-    }
-    if limited:
+            parameter["schema"] = schema
+        parameters.append(parameter)
+    return parameters
+
+
+def _request_body_schema(route: UpstreamRoute, schemas: SchemaBuilder) -> dict[str, Any]:
+    """`body: "*"`: the request message (less the fields bound to the path); else the named field."""
+    binding = route.binding
+    request = binding.method.input_type
+    if binding.body != "*":
+        return schemas.field(request.fields_by_name[binding.body], INPUT)
+    path_fields = set(route.translator.path_fields)
+    return schemas.message(request, INPUT, skip=path_fields) if path_fields else schemas.ref(request, INPUT)
+
+
+def _success_response(route: UpstreamRoute, schemas: SchemaBuilder) -> dict[str, Any]:
+    output = route.binding.method.output_type
+    field = route.binding.response_body
+    schema = schemas.field(output.fields_by_name[field], OUTPUT) if field else schemas.ref(output, OUTPUT)
+    success: dict[str, Any] = {"description": "OK", "content": {"application/json": {"schema": schema}}}
+    if route.policy.rate_policies:
         success["headers"] = _headers(_RATE_LIMIT_HEADERS)
+    return success
+
+
+def _security(access: Access) -> list[dict[str, list]]:
+    """The credentials a route accepts; none for a public route."""
+    if access is Access.PUBLIC:
+        return []
+    security: list[dict[str, list]] = [{"adminApiKey": []}]
+    if access is Access.ADMIN_OR_EMAIL_TOKEN:
+        security.append({"emailToken": []})
+    return security
+
+
+def _error_statuses(method: str, route: UpstreamRoute) -> list[str]:
+    """The gateway's own error answers this route can give, sorted."""
     statuses = ["400", "404", "500", "503", "504"]
     if method != "GET":
         statuses.append("415")
-    if translator.takes_body:
+    if route.translator.takes_body:
         statuses.append("413")
     if route.policy.access is not Access.PUBLIC:
         statuses += ["401", "403"]
-        security: list[dict] = [{"adminApiKey": []}]
-        if route.policy.access is Access.ADMIN_OR_EMAIL_TOKEN:
-            security.append({"emailToken": []})
-        operation["security"] = security
-    responses: dict[str, Any] = {"200": success}
-    if limited:
+    if route.policy.rate_policies:
         statuses.append("429")
-    for status in sorted(statuses):
-        responses[status] = {"$ref": f"#/components/responses/{status}"}
-    responses["default"] = {
-        "description": "Any other upstream status, mapped as grpc-gateway maps it",
-        "content": {"application/json": {"schema": {"$ref": _SCHEMAS + "google.rpc.Status"}}},
-    }
-    operation["responses"] = responses
-    return operation
+    return sorted(statuses)
 
 
 def _local_operation(route: LocalRoute) -> dict:

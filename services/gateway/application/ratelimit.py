@@ -14,7 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from limits import RateLimitItem
+
+@dataclass(frozen=True)
+class Rate:
+    """A quota per window: 50 requests per 60 s."""
+
+    quota: int
+    window_seconds: int
 
 
 @dataclass(frozen=True)
@@ -23,15 +29,15 @@ class RatePolicy:
     its budget per client."""
 
     name: str
-    limit: RateLimitItem
+    rate: Rate
 
     @property
     def quota(self) -> int:
-        return self.limit.amount
+        return self.rate.quota
 
     @property
     def window_seconds(self) -> int:
-        return self.limit.get_expiry()
+        return self.rate.window_seconds
 
 
 @dataclass(frozen=True)

@@ -13,18 +13,18 @@ import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
-from limits import parse
 from starlette.responses import Response
 
 from services.gateway.application.auth import ADMIN_KEY_HEADER
 from services.gateway.application.clients import ClientContext
-from services.gateway.application.dispatch import HttpReply, HttpRequest
+from services.gateway.application.http import HttpReply, HttpRequest
 from services.gateway.application.ratelimit import RateLimiter, RatePolicy
 from services.gateway.application.routing import RouteMatch, RouteTable
 from services.gateway.console.backend import ConsoleBackend, guarded, json_body
 from services.gateway.console.operations import notice, pretty
 from services.gateway.console.security import COOKIE_PATH, LOGIN_COOKIE, SESSION_COOKIE, login_token
 from services.gateway.console.web import Page
+from services.gateway.settings import parse_rate
 
 VERIFY = ("GET", "/api/admin/consent/audit-log/verify")
 EXPORT = ("POST", "/api/admin/privacy/export")
@@ -47,7 +47,7 @@ class Access:
     ) -> None:
         self._backend = backend
         self._limiter = limiter
-        self._login_policy = (RatePolicy("console-login", parse(login_limit)),)
+        self._login_policy = (RatePolicy("console-login", parse_rate(login_limit)),)
         self._routes = routes
         self._dispatch = dispatch
         self._admin_key = admin_key or ""

@@ -19,7 +19,7 @@ from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
 from services.gateway.application.contracts import HttpBinding
-from services.gateway.application.dispatch import upstream_failure
+from services.gateway.application.errors import upstream_failure
 from services.gateway.application.ports import UpstreamError, Upstreams
 from services.runtime.identity import CallerIdentity
 

@@ -16,8 +16,8 @@ from typing import Any
 from starlette.responses import Response
 
 from services.gateway.application.clients import ClientContext
-from services.gateway.application.dispatch import HttpRequest
 from services.gateway.application.health import DeepHealth
+from services.gateway.application.http import HttpRequest
 from services.gateway.console.backend import ConsoleBackend, Panel, guarded, json_body
 from services.gateway.console.present import BAR_WIDTH, CHART_HEIGHT, CHART_WIDTH, age, chart, masked_payload
 from services.gateway.console.present import mask as mask_text

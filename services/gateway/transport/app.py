@@ -25,14 +25,9 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.gateway.application.clients import ClientContext, ClientKeyResolver, metadata_safe, request_id
-from services.gateway.application.dispatch import (
-    BodyTooLarge,
-    ClientDisconnected,
-    Gateway,
-    HttpReply,
-    HttpRequest,
-)
+from services.gateway.application.dispatch import Gateway
 from services.gateway.application.errors import GatewayError, internal_error
+from services.gateway.application.http import BodyTooLarge, ClientDisconnected, HttpReply, HttpRequest
 from services.gateway.transport.observability import TracingMiddleware, observe_request, route_of
 from services.runtime import tracing
 from services.runtime.logs import request_id_var

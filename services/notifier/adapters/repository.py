@@ -25,8 +25,9 @@ from services.notifier.domain.model import (
     message_from_payload,
     message_payload,
 )
-from services.runtime.claims import Claim, claim_rows, renew_claim, unleased
+from services.runtime.claims import claim_rows, renew_claim, unleased
 from services.runtime.db import affected_rows
+from services.runtime.leases import Claim
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
 _MAX_ERROR_TEXT = 1000

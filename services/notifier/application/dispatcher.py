@@ -1,9 +1,9 @@
 """One delivery attempt: through the channel's gate, then its circuit breaker, then its sink.
 
-pybreaker holds its lock for the whole guarded call, so a hanging sink would make every caller wait
-behind it. The gate is a lock of our own that a caller may decline to wait for: `Notify` never waits
-(if another attempt on the channel is in flight it answers QUEUED at once, keeping gRPC threads free),
-while the retry job waits its turn.
+The breaker (pybreaker behind the services.runtime.circuit port) holds its lock for the whole guarded
+call, so a hanging sink would make every caller wait behind it. The gate is a lock of our own that a
+caller may decline to wait for: `Notify` never waits (if another attempt on the channel is in flight it
+answers QUEUED at once, keeping gRPC threads free), while the retry job waits its turn.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from services.notifier.domain.model import (
     RetryableFailure,
 )
 from services.runtime import tracing
-from services.runtime.breakers import Breaker, BreakerOpen, BreakerStatus
+from services.runtime.circuit import BreakerOpen, BreakerStatus, CircuitBreaker
 from services.runtime.errors import FailedPrecondition, NotFound
 
 
@@ -62,7 +62,7 @@ class Route:
     """A configured channel."""
 
     sink: Sink
-    breaker: Breaker
+    breaker: CircuitBreaker
     gate: threading.Lock
 
 

@@ -11,7 +11,7 @@ from prometheus_client.metrics_core import Metric
 
 from services.notifier.application.ports import Stats
 from services.notifier.domain.model import Channel, Status
-from services.runtime.breakers import BreakerStatus
+from services.runtime.circuit import BreakerStatus
 from services.runtime.metrics import breaker_states
 
 DELIVERIES = Counter(

@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from services.notifier.domain.model import Channel, Message, Notification, Status
-from services.runtime.claims import Claim
+from services.runtime.leases import Claim
 
 
 class Sink(Protocol):

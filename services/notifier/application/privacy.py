@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Callable
 
 from services.notifier.application.ports import UnitOfWork
-from services.runtime.db import utcnow
+from services.runtime.clock import utcnow
 from services.runtime.emails import normalise_email
 
 

@@ -9,7 +9,8 @@ import grpc
 
 from novahouse.notifier.v1 import notifier_pb2 as pb
 from novahouse.notifier.v1 import notifier_pb2_grpc
-from services.notifier.application.service import NotifierService, NotifyStatus
+from services.notifier.application.dead_letters import DeadLetterAdmin
+from services.notifier.application.delivery import DeliveryService, NotifyStatus
 from services.notifier.domain.model import (
     Channel,
     Message,
@@ -20,7 +21,7 @@ from services.notifier.domain.model import (
     monday_item,
     slack_message,
 )
-from services.runtime.breakers import BreakerStatus
+from services.runtime.circuit import BreakerStatus
 from services.runtime.errors import InvalidArgument
 from services.runtime.ids import parse_id
 from services.runtime.timestamps import timestamp
@@ -51,17 +52,18 @@ _BREAKER_STATE = {
 
 
 class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
-    def __init__(self, service: NotifierService) -> None:
-        self._service = service
+    def __init__(self, delivery: DeliveryService, dead_letters: DeadLetterAdmin) -> None:
+        self._delivery = delivery
+        self._dead_letters = dead_letters
 
     def Notify(self, request: pb.NotifyRequest, context: grpc.ServicerContext) -> pb.NotifyResponse:
-        notification_id, status = self._service.notify(request.idempotency_key, _message(request))
+        notification_id, status = self._delivery.notify(request.idempotency_key, _message(request))
         return pb.NotifyResponse(notification_id=str(notification_id), status=_NOTIFY_STATUS[status])
 
     def ListDeadLetters(
         self, request: pb.ListDeadLettersRequest, context: grpc.ServicerContext
     ) -> pb.ListDeadLettersResponse:
-        page = self._service.page(
+        page = self._dead_letters.page(
             _STATUS_OF.get(request.status),
             _CHANNEL_OF.get(request.channel),
             request.page_size,
@@ -74,12 +76,12 @@ class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
     def GetDeadLetter(
         self, request: pb.GetDeadLetterRequest, context: grpc.ServicerContext
     ) -> pb.GetDeadLetterResponse:
-        return pb.GetDeadLetterResponse(entry=_dead_letter(self._service.get(_id(request.id, "id"))))
+        return pb.GetDeadLetterResponse(entry=_dead_letter(self._dead_letters.get(_id(request.id, "id"))))
 
     def GetDeadLetterStats(
         self, request: pb.GetDeadLetterStatsRequest, context: grpc.ServicerContext
     ) -> pb.GetDeadLetterStatsResponse:
-        stats = self._service.stats()
+        stats = self._dead_letters.stats()
         response = pb.GetDeadLetterStatsResponse()
         for (status, channel), count in sorted(stats.counts.items()):
             response.counts.add(status=_STATUS[status], channel=_CHANNEL[channel], count=count)
@@ -94,7 +96,7 @@ class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
     def RetryDeadLetters(
         self, request: pb.RetryDeadLettersRequest, context: grpc.ServicerContext
     ) -> pb.RetryDeadLettersResponse:
-        report = self._service.retry([_id(value, "ids") for value in request.ids])
+        report = self._delivery.retry([_id(value, "ids") for value in request.ids])
         return pb.RetryDeadLettersResponse(
             retried=report.retried, delivered=report.delivered, failed=report.failed
         )
@@ -103,24 +105,24 @@ class NotifierServicer(notifier_pb2_grpc.NotifierServiceServicer):
         self, request: pb.RedriveDeadLettersRequest, context: grpc.ServicerContext
     ) -> pb.RedriveDeadLettersResponse:
         return pb.RedriveDeadLettersResponse(
-            redriven=self._service.redrive([_id(v, "ids") for v in request.ids])
+            redriven=self._dead_letters.redrive([_id(v, "ids") for v in request.ids])
         )
 
     def PurgeDeadLetters(
         self, request: pb.PurgeDeadLettersRequest, context: grpc.ServicerContext
     ) -> pb.PurgeDeadLettersResponse:
-        purged = self._service.purge(_STATUS_OF.get(request.status), request.older_than_days)
+        purged = self._dead_letters.purge(_STATUS_OF.get(request.status), request.older_than_days)
         return pb.PurgeDeadLettersResponse(purged=purged)
 
     def ListBreakers(
         self, request: pb.ListBreakersRequest, context: grpc.ServicerContext
     ) -> pb.ListBreakersResponse:
-        return pb.ListBreakersResponse(breakers=[_breaker(b) for b in self._service.breakers()])
+        return pb.ListBreakersResponse(breakers=[_breaker(b) for b in self._dead_letters.breakers()])
 
     def ResetBreaker(
         self, request: pb.ResetBreakerRequest, context: grpc.ServicerContext
     ) -> pb.ResetBreakerResponse:
-        return pb.ResetBreakerResponse(breaker=_breaker(self._service.reset_breaker(request.name)))
+        return pb.ResetBreakerResponse(breaker=_breaker(self._dead_letters.reset_breaker(request.name)))
 
 
 def _message(request: pb.NotifyRequest) -> Message:

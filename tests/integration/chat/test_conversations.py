@@ -13,7 +13,7 @@ from sqlalchemy import select
 from novahouse.chat.v1 import chat_pb2 as pb
 from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
 from services.chat.adapters.tables import messages, outbox
-from services.chat.application.conversations import RECORD_CONSENT
+from services.chat.application.outbox_calls import RECORD_CONSENT
 from tests.support.databases import query
 from tests.support.network import free_port
 from tests.support.rpc import violated_fields

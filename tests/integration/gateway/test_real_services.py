@@ -1,5 +1,5 @@
-"""Every SPEC §3 route through the gateway to the real consent, notifier and chat services (in-process
-gRPC servers, fake Slack/Monday/SMTP behind the notifier), on SQLite and PostgreSQL."""
+"""Every route of docs/api.md through the gateway to the real consent, notifier and chat services
+(in-process gRPC servers, fake Slack/Monday/SMTP behind the notifier), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every route of SPEC §3 over real HTTP: what reached the service, and what the client got back, in
+"""Every route of docs/api.md over real HTTP: what reached the service, and what the client got back, in
 the old Flask JSON shapes (proto field names, defaults printed), matching the served OpenAPI document."""
 
 from __future__ import annotations

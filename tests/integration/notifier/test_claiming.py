@@ -8,8 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.domain.model import SlackMessage
-from services.runtime.claims import Claim
 from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.leases import Claim
 
 NOW = dt.datetime.now(dt.UTC)
 

@@ -8,12 +8,14 @@ import threading
 import pytest
 
 from services.notifier.adapters.repository import NotifierUnitOfWork
+from services.notifier.application.dead_letters import DeadLetterAdmin
+from services.notifier.application.delivery import DeliveryService, NotifyStatus
 from services.notifier.application.dispatcher import Dispatcher, Route
-from services.notifier.application.service import NotifierService, NotifyStatus
+from services.notifier.application.escalation import Escalation
 from services.notifier.domain.model import Channel, SlackMessage, Status
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.runtime.breakers import Breaker, BreakerSettings
-from services.runtime.db import create_db_engine, create_session_factory
+from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
 from tests.support.outages import FlakyDatabase
 
 
@@ -30,7 +32,7 @@ class RecordingSink:
 
 @pytest.fixture
 def fast_retries(monkeypatch):
-    monkeypatch.setattr("services.runtime.db.RETRY_PAUSE_SECONDS", 0.01)
+    monkeypatch.setattr("services.runtime.retries.RETRY_PAUSE_SECONDS", 0.01)
 
 
 def notifier_with(databases, failures: int, lease_seconds: float):
@@ -38,25 +40,26 @@ def notifier_with(databases, failures: int, lease_seconds: float):
     database = FlakyDatabase(lambda: NotifierUnitOfWork(create_session_factory(engine)))
     sink = RecordingSink(database, failures)
     route = Route(sink, Breaker("slack", BreakerSettings(fail_max=5, reset_timeout=1)), threading.Lock())
-    service = NotifierService(
+    dispatcher = Dispatcher({Channel.SLACK: route}, {})
+    delivery = DeliveryService(
         database,
-        Dispatcher({Channel.SLACK: route}, {}),
+        dispatcher,
         RetryPolicy(max_attempts=5, backoff_base=0.01, backoff_max=0.01),
+        Escalation(database, dispatcher, None),
         lease_seconds=lease_seconds,
-        cleanup_days=7,
-        escalation_email=None,
+        storage_unavailable=DATABASE_UNAVAILABLE,
     )
-    return service, sink, engine
+    return delivery, DeadLetterAdmin(database, dispatcher, cleanup_days=7), sink, engine
 
 
 def test_an_outcome_is_recorded_once_the_database_is_back_within_the_lease(databases, fast_retries):
-    service, sink, engine = notifier_with(databases, failures=3, lease_seconds=30)
+    delivery, dead_letters, sink, engine = notifier_with(databases, failures=3, lease_seconds=30)
     try:
-        notification_id, status = service.notify("lead:1:slack", SlackMessage("Hot lead #1"))
+        notification_id, status = delivery.notify("lead:1:slack", SlackMessage("Hot lead #1"))
 
         assert status is NotifyStatus.DELIVERED
-        assert service.get(notification_id).status is Status.DELIVERED
-        assert service.retry().retried == 0  # nothing left to deliver again
+        assert dead_letters.get(notification_id).status is Status.DELIVERED
+        assert delivery.retry().retried == 0  # nothing left to deliver again
         assert len(sink.messages) == 1
     finally:
         engine.dispose()
@@ -65,10 +68,10 @@ def test_an_outcome_is_recorded_once_the_database_is_back_within_the_lease(datab
 def test_a_database_away_longer_than_the_lease_leaves_the_entry_to_whoever_claims_it_next(
     databases, fast_retries
 ):
-    service, sink, engine = notifier_with(databases, failures=10_000, lease_seconds=0.2)
+    delivery, _, sink, engine = notifier_with(databases, failures=10_000, lease_seconds=0.2)
     try:
         with pytest.raises(Exception, match="server closed the connection"):
-            service.notify("lead:2:slack", SlackMessage("Hot lead #2"))
+            delivery.notify("lead:2:slack", SlackMessage("Hot lead #2"))
         assert len(sink.messages) == 1
     finally:
         engine.dispose()

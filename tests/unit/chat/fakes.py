@@ -24,14 +24,15 @@ from services.chat.application.conversations import (
     VisitorMessage,
 )
 from services.chat.application.followups import FollowupService
+from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.application.relay import HandOverFailed, OutboxRelay
 from services.chat.domain.lead import Lead
 from services.chat.domain.model import ChatMessage, Conversation
 from services.chat.domain.responder import RuleResponder
-from services.runtime.claims import Claim
 from services.runtime.errors import Unavailable
 from services.runtime.identity import CallerIdentity
+from services.runtime.leases import Claim
 from tests.support.clock import FakeClock
 
 DELAYS = (60.0, 3600.0)
@@ -143,11 +144,11 @@ class MemoryOutbox:
         self._t = tables
         self._ids = ids
 
-    def add(self, kind: str, key: str, payload: dict, identity: CallerIdentity, now: dt.datetime) -> None:
-        if any(row.item.key == key for row in self._t.outbox.values()):
+    def add(self, call: OutboxCall, identity: CallerIdentity, now: dt.datetime) -> None:
+        if any(row.item.key == call.key for row in self._t.outbox.values()):
             return
         item_id = self._ids()
-        item = OutboxItem(item_id, kind, key, copy.deepcopy(payload), identity, attempts=0)
+        item = OutboxItem(item_id, call.kind, call.key, call.payload(), identity, attempts=0)
         self._t.outbox[item_id] = OutboxRow(item, next_attempt_at=now)
 
     def claim_due(self, claim: Claim, limit: int) -> list[OutboxItem]:
@@ -308,6 +309,7 @@ class Chat:
             lease_seconds=60,
             backoff_base=10,
             backoff_max=100,
+            storage_unavailable=(OperationalError,),
             clock=self.clock,
         )
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.exc import OperationalError
 
-from services.chat.application.conversations import NOTIFY, RECORD_CONSENT, VisitorMessage
+from services.chat.application.conversations import VisitorMessage
+from services.chat.application.outbox_calls import NOTIFY, RECORD_CONSENT
 from services.chat.domain.model import Role
 from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from services.chat.application.conversations import NOTIFY, VisitorMessage
+from services.chat.application.conversations import VisitorMessage
 from services.chat.application.followups import EMAIL_FOOTER, EMAIL_SUBJECT, ConsentPending, PassReport
+from services.chat.application.outbox_calls import NOTIFY
 from services.chat.domain.model import FollowupOutcome, Role
 from services.runtime.errors import InvalidArgument, NotFound, Unavailable
 from services.runtime.identity import CallerIdentity

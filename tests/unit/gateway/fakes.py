@@ -14,7 +14,8 @@ from google.protobuf.message import Message
 from services.gateway.application.auth import AdminAuth
 from services.gateway.application.clients import ClientContext
 from services.gateway.application.contracts import HttpBinding
-from services.gateway.application.dispatch import Gateway, HttpReply, HttpRequest, LocalRoute, Route
+from services.gateway.application.dispatch import Gateway
+from services.gateway.application.http import HttpReply, HttpRequest, LocalRoute, Route
 from services.gateway.application.policies import RoutePolicies
 from services.gateway.application.ports import UpstreamError
 from services.gateway.application.ratelimit import Decision, LimitState, RatePolicy

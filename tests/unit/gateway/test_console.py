@@ -11,7 +11,7 @@ import re
 import httpx
 from starlette.applications import Starlette
 
-from services.gateway.application.dispatch import HttpReply, HttpRequest
+from services.gateway.application.http import HttpReply, HttpRequest
 from services.gateway.application.ratelimit import Decision
 from services.gateway.application.routing import RouteTable
 from services.gateway.console.present import chart, mask, masked_payload

@@ -13,7 +13,7 @@ from google.rpc import code_pb2, error_details_pb2
 from novahouse.consent.v1 import consent_pb2
 from novahouse.notifier.v1 import notifier_pb2
 from services.gateway.application.auth import email_token
-from services.gateway.application.dispatch import BodyTooLarge, HttpReply, HttpRequest
+from services.gateway.application.http import BodyTooLarge, HttpReply, HttpRequest
 from services.gateway.application.ports import UpstreamError
 from services.runtime.identity import CLIENT_IP_KEY, CLIENT_USER_AGENT_KEY, REQUEST_ID_KEY
 from tests.unit.gateway.fakes import (

@@ -6,10 +6,8 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from limits import parse
-
-from services.gateway.adapters.ratelimit import LimitsRateLimiter
-from services.gateway.application.ratelimit import RatePolicy, limit_identity
+from services.gateway.adapters.ratelimit import LimitsRateLimiter, _limit_item
+from services.gateway.application.ratelimit import Rate, RatePolicy, limit_identity
 from services.gateway.settings import GatewaySettings
 from services.runtime.config import Environment
 
@@ -32,7 +30,7 @@ def test_ipv6_clients_are_keyed_by_their_network():
 def test_a_slash_64_shares_one_budget():
     async def scenario():
         memory = limiter()
-        policy = (RatePolicy("chat", parse("2 per minute")),)
+        policy = (RatePolicy("chat", Rate(2, 60)),)
         first = [await memory.check(f"2001:db8:7:7::{n}", policy) for n in range(1, 4)]
         elsewhere = await memory.check("2001:db8:7:8::1", policy)
         return [d.allowed for d in first], elsewhere.allowed
@@ -44,11 +42,11 @@ def test_a_refused_request_counts_against_no_budget_in_memory():
     async def scenario():
         memory = limiter()
         hour, minute = (
-            RatePolicy("api-hour", parse("3 per hour")),
-            RatePolicy("api-minute", parse("1 per minute")),
+            RatePolicy("api-hour", Rate(3, 3600)),
+            RatePolicy("api-minute", Rate(1, 60)),
         )
         decisions = [await memory.check("198.51.100.1", (hour, minute)) for _ in range(4)]
-        stats = await memory._memory.get_window_stats(hour.limit, hour.name, "198.51.100.1")
+        stats = await memory._memory.get_window_stats(_limit_item(hour.rate), hour.name, "198.51.100.1")
         return [d.allowed for d in decisions], stats.remaining
 
     assert asyncio.run(scenario()) == ([True, False, False, False], 2)
@@ -57,7 +55,7 @@ def test_a_refused_request_counts_against_no_budget_in_memory():
 def test_memory_keeps_at_most_the_configured_number_of_clients():
     async def scenario():
         memory = limiter(memory_max_clients=100)
-        policy = (RatePolicy("chat", parse("1 per hour")),)
+        policy = (RatePolicy("chat", Rate(1, 3600)),)
         assert (await memory.check("10.0.0.0", policy)).allowed
         assert not (await memory.check("10.0.0.0", policy)).allowed
         for n in range(1, 101):  # 100 other clients push the first one out

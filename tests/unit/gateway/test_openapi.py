@@ -9,12 +9,13 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from novahouse.notifier.v1 import notifier_pb2
-from services.gateway.application.dispatch import HttpReply, LocalRoute
 from services.gateway.application.errors import GatewayError
-from services.gateway.application.openapi import INPUT, SchemaBuilder, openapi_document
+from services.gateway.application.http import HttpReply, LocalRoute
+from services.gateway.application.openapi import openapi_document
+from services.gateway.application.openapi_schemas import INPUT, SchemaBuilder
 from services.gateway.application.policies import RoutePolicies
+from services.gateway.application.request_decoding import RequestTranslator
 from services.gateway.application.routing import RouteTable
-from services.gateway.application.translation import RequestTranslator
 from services.gateway.bootstrap import load_bindings, upstream_entries
 from services.gateway.settings import GatewaySettings
 from services.runtime.config import Environment

@@ -7,20 +7,20 @@ import asyncio
 import logging
 
 import pytest
-from limits import parse
 
 from services.gateway.adapters.ratelimit import LimitsRateLimiter
 from services.gateway.application.ratelimit import (
     Decision,
     LimitState,
+    Rate,
     RatePolicy,
     policy_header,
     rate_limit_headers,
 )
 from services.gateway.settings import RateLimitSettings
 
-HOUR = RatePolicy("api-hour", parse("200 per hour"))
-MINUTE = RatePolicy("api-minute", parse("50 per minute"))
+HOUR = RatePolicy("api-hour", Rate(200, 3600))
+MINUTE = RatePolicy("api-minute", Rate(50, 60))
 NOW = 1_800_000_000.0
 
 
@@ -52,9 +52,9 @@ def test_a_refusal_adds_retry_after_until_every_exhausted_policy_has_room():
 
 def settings(**changes) -> RateLimitSettings:
     values = {
-        "chat": parse("3 per hour"),
-        "api_hour": parse("200 per hour"),
-        "api_minute": parse("50 per minute"),
+        "chat": Rate(3, 3600),
+        "api_hour": Rate(200, 3600),
+        "api_minute": Rate(50, 60),
         "strategy": "sliding-window-counter",
         "redis_url": None,
         "key_prefix": "test",
@@ -70,7 +70,7 @@ async def decisions(limiter: LimitsRateLimiter, key: str, count: int, policies) 
 
 @pytest.mark.parametrize("strategy", ["sliding-window-counter", "fixed-window", "moving-window"])
 def test_in_memory_each_client_gets_its_own_budget(strategy):
-    policy = RatePolicy("chat", parse("3 per hour"))
+    policy = RatePolicy("chat", Rate(3, 3600))
 
     async def scenario() -> tuple[list[Decision], Decision]:
         limiter = LimitsRateLimiter(settings(strategy=strategy))
@@ -90,7 +90,7 @@ def test_in_memory_each_client_gets_its_own_budget(strategy):
 
 
 def test_an_unreachable_redis_falls_back_to_memory_logs_once_and_never_raises(caplog):
-    policy = RatePolicy("chat", parse("2 per hour"))
+    policy = RatePolicy("chat", Rate(2, 3600))
     caplog.set_level(logging.INFO, logger="services.gateway.adapters.ratelimit")
 
     async def scenario():

@@ -23,9 +23,9 @@ def test_defaults_are_the_specs():
         "chat": "localhost:50053",
     }
     limits = settings.rate_limits
-    assert (limits.chat.amount, limits.chat.get_expiry()) == (30, 60)
-    assert (limits.api_hour.amount, limits.api_hour.get_expiry()) == (200, 3600)
-    assert (limits.api_minute.amount, limits.api_minute.get_expiry()) == (50, 60)
+    assert (limits.chat.quota, limits.chat.window_seconds) == (30, 60)
+    assert (limits.api_hour.quota, limits.api_hour.window_seconds) == (200, 3600)
+    assert (limits.api_minute.quota, limits.api_minute.window_seconds) == (50, 60)
     assert limits.strategy == "sliding-window-counter"
     assert limits.redis_url is None
     assert settings.trusted_proxies == ()
@@ -48,7 +48,7 @@ def test_values_as_operators_write_them():
         UNSUBSCRIBE_SECRET="s" * 32,
     )
     assert settings.upstreams["chat"] == "chat.internal:6000"
-    assert settings.rate_limits.chat.amount == 10
+    assert settings.rate_limits.chat.quota == 10
     assert settings.rate_limits.strategy == "moving-window"
     assert settings.trusted_proxies == (
         ipaddress.ip_network("10.0.0.0/8"),

@@ -12,7 +12,8 @@ from novahouse.chat.v1 import chat_pb2
 from novahouse.consent.v1 import consent_pb2
 from novahouse.notifier.v1 import notifier_pb2
 from services.gateway.application.errors import GatewayError
-from services.gateway.application.translation import RequestTranslator, ResponseRenderer
+from services.gateway.application.request_decoding import RequestTranslator
+from services.gateway.application.response_rendering import ResponseRenderer
 from tests.support.bindings import synthetic_binding as binding
 
 

@@ -16,9 +16,11 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import OperationalError
 
+from services.notifier.application.dead_letters import DeadLetterAdmin
+from services.notifier.application.delivery import DeliveryService
 from services.notifier.application.dispatcher import Dispatcher, Route
+from services.notifier.application.escalation import Escalation
 from services.notifier.application.ports import Stats
-from services.notifier.application.service import NotifierService
 from services.notifier.domain.model import (
     Channel,
     Message,
@@ -29,7 +31,7 @@ from services.notifier.domain.model import (
 )
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.runtime.breakers import Breaker, BreakerSettings
-from services.runtime.claims import Claim
+from services.runtime.leases import Claim
 from tests.support.clock import FakeClock
 
 
@@ -289,12 +291,14 @@ class Notifier:
             for channel, sink in sinks.items()
         }
         missing = {Channel.MONDAY: "MONDAY_API_URL"} | ({} if email else {Channel.EMAIL: "SMTP_HOST"})
-        self.service = NotifierService(
+        dispatcher = Dispatcher(self.routes, missing)
+        self.delivery = DeliveryService(
             self.uow,
-            Dispatcher(self.routes, missing),
+            dispatcher,
             RetryPolicy(MAX_ATTEMPTS, backoff_base=10, backoff_max=100),
+            Escalation(self.uow, dispatcher, escalation_email, clock=self.clock),
             lease_seconds=LEASE_SECONDS,
-            cleanup_days=30,
-            escalation_email=escalation_email,
+            storage_unavailable=(OperationalError,),
             clock=self.clock,
         )
+        self.dead_letters = DeadLetterAdmin(self.uow, dispatcher, cleanup_days=30, clock=self.clock)

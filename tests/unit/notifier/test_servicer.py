@@ -22,7 +22,8 @@ def notifier() -> Notifier:
 @pytest.fixture
 def rpc(notifier) -> InProcessService:
     return InProcessService(
-        pb.DESCRIPTOR.services_by_name["NotifierService"], NotifierServicer(notifier.service)
+        pb.DESCRIPTOR.services_by_name["NotifierService"],
+        NotifierServicer(notifier.delivery, notifier.dead_letters),
     )
 
 

@@ -1,4 +1,5 @@
-"""retry_while_database_unavailable: retries connection-level failures until its deadline, nothing else."""
+"""retry_while_unavailable with the database's unavailability errors: retries connection-level failures
+until its deadline, nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import datetime as dt
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from services.runtime.db import retry_while_database_unavailable
+from services.runtime.db import DATABASE_UNAVAILABLE
+from services.runtime.retries import retry_while_unavailable
 
 START = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
 
@@ -42,7 +44,14 @@ def test_an_unavailable_database_is_retried_until_the_work_gets_through():
     work, calls = failing(3, DROPPED)
     deadline = START + dt.timedelta(seconds=30)
     assert (
-        retry_while_database_unavailable(work, deadline=deadline, what="t", clock=Clock(), pause_seconds=0)
+        retry_while_unavailable(
+            work,
+            unavailable=DATABASE_UNAVAILABLE,
+            deadline=deadline,
+            what="t",
+            clock=Clock(),
+            pause_seconds=0,
+        )
         == "saved"
     )
     assert len(calls) == 4
@@ -52,14 +61,26 @@ def test_at_the_deadline_the_last_error_is_raised():
     work, calls = failing(100, DROPPED)
     deadline = START + dt.timedelta(seconds=3)
     with pytest.raises(sa_exc.OperationalError):
-        retry_while_database_unavailable(work, deadline=deadline, what="t", clock=Clock(), pause_seconds=0)
+        retry_while_unavailable(
+            work,
+            unavailable=DATABASE_UNAVAILABLE,
+            deadline=deadline,
+            what="t",
+            clock=Clock(),
+            pause_seconds=0,
+        )
     assert len(calls) == 3
 
 
 def test_other_errors_are_not_retried():
     work, calls = failing(1, sa_exc.IntegrityError("INSERT", {}, Exception("duplicate key")))
     with pytest.raises(sa_exc.IntegrityError):
-        retry_while_database_unavailable(
-            work, deadline=START + dt.timedelta(seconds=30), what="t", clock=Clock(), pause_seconds=0
+        retry_while_unavailable(
+            work,
+            unavailable=DATABASE_UNAVAILABLE,
+            deadline=START + dt.timedelta(seconds=30),
+            what="t",
+            clock=Clock(),
+            pause_seconds=0,
         )
     assert len(calls) == 1

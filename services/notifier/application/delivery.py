@@ -1,4 +1,4 @@
-"""The notifier's use cases.
+"""Delivery: accepting a notification and attempting it, now and in the retry passes.
 
 A notification is committed (claimed by the accepting call) before any delivery attempt, so nothing
 accepted is lost if the process dies; a crashed claimer's entries come back when their lease ends. No
@@ -16,26 +16,17 @@ from dataclasses import dataclass
 from enum import Enum
 
 from services.notifier.application.dispatcher import Attempt, Dispatcher, Result
-from services.notifier.application.ports import Stats, UnitOfWork
-from services.notifier.domain.model import (
-    Channel,
-    EmailMessage,
-    Message,
-    Notification,
-    Status,
-    idempotency_key,
-)
+from services.notifier.application.escalation import Escalation
+from services.notifier.application.ports import UnitOfWork
+from services.notifier.domain.model import Channel, Message, Notification, Status, idempotency_key
 from services.notifier.domain.retry_policy import RetryPolicy
-from services.runtime.breakers import BreakerStatus
-from services.runtime.claims import Claim
-from services.runtime.db import retry_while_database_unavailable, utcnow
-from services.runtime.errors import InvalidArgument, NotFound
-from services.runtime.pagination import decode_page_token, encode_page_token, page_limit
+from services.runtime.clock import utcnow
+from services.runtime.leases import Claim
+from services.runtime.retries import Unavailable, retry_while_unavailable
 
 log = logging.getLogger(__name__)
 
 CLAIM_BATCH = 100
-ESCALATION_BATCH = 500
 
 
 class NotifyStatus(Enum):
@@ -52,30 +43,24 @@ class RetryReport:
     failed: int = 0
 
 
-@dataclass(frozen=True)
-class Page:
-    entries: list[Notification]
-    next_page_token: str
-
-
-class NotifierService:
+class DeliveryService:
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
         dispatcher: Dispatcher,
         policy: RetryPolicy,
+        escalation: Escalation,
         *,
         lease_seconds: float,
-        cleanup_days: int,
-        escalation_email: str | None,
+        storage_unavailable: Unavailable,
         clock: Callable[[], dt.datetime] = utcnow,
     ) -> None:
         self._unit_of_work = unit_of_work
+        self._storage_unavailable = storage_unavailable
         self._dispatcher = dispatcher
         self._policy = policy
+        self._escalation = escalation
         self._lease = dt.timedelta(seconds=lease_seconds)
-        self._cleanup_days = cleanup_days
-        self._escalation_email = escalation_email
         self._clock = clock
 
     def notify(self, key: str, message: Message) -> tuple[int, NotifyStatus]:
@@ -141,62 +126,8 @@ class NotifierService:
                 for channel, retry_at in rejected.items():
                     uow.notifications.postpone_due(channel, due_at, retry_at, self._clock())
                 uow.commit()
-        self._escalate()
+        self._escalation.escalate()
         return report
-
-    def redrive(self, ids: Sequence[int]) -> int:
-        with self._unit_of_work() as uow:
-            count = uow.notifications.redrive(ids, self._clock())
-            uow.commit()
-        log.info("redrove %d failed notifications back to pending", count)
-        return count
-
-    def purge(self, status: Status | None, older_than_days: int) -> int:
-        if status not in (Status.DELIVERED, Status.FAILED):
-            raise InvalidArgument("status", "must be DELIVERED or FAILED; pending entries are never purged")
-        if older_than_days < 0:
-            raise InvalidArgument("older_than_days", "must not be negative")
-        try:
-            cutoff = self._clock() - dt.timedelta(days=older_than_days)
-        except OverflowError:
-            # Before the first day of the calendar: nothing can have finished then.
-            log.info("purged no %s notifications: %d days ago is before year 1", status, older_than_days)
-            return 0
-        with self._unit_of_work() as uow:
-            count = uow.notifications.purge(status, cutoff)
-            uow.commit()
-        log.info("purged %d %s notifications finished before %s", count, status, cutoff.isoformat())
-        return count
-
-    def cleanup(self) -> int:
-        """The daily job: delivered entries older than DLQ_CLEANUP_DAYS go."""
-        return self.purge(Status.DELIVERED, self._cleanup_days)
-
-    def get(self, notification_id: int) -> Notification:
-        with self._unit_of_work() as uow:
-            notification = uow.notifications.get(notification_id)
-        if notification is None:
-            raise NotFound(f"no notification with id {notification_id}")
-        return notification
-
-    def page(self, status: Status | None, channel: Channel | None, page_size: int, page_token: str) -> Page:
-        limit = page_limit(page_size)
-        before_id = decode_page_token(page_token)
-        with self._unit_of_work() as uow:
-            entries = uow.notifications.page(status, channel, before_id, limit + 1)
-        if len(entries) <= limit:
-            return Page(entries, "")
-        return Page(entries[:limit], encode_page_token(entries[limit - 1].id))
-
-    def stats(self) -> Stats:
-        with self._unit_of_work() as uow:
-            return uow.notifications.stats()
-
-    def breakers(self) -> list[BreakerStatus]:
-        return self._dispatcher.breakers()
-
-    def reset_breaker(self, name: str) -> BreakerStatus:
-        return self._dispatcher.reset_breaker(name)
 
     def _claim(self) -> Claim:
         now = self._clock()
@@ -251,8 +182,9 @@ class NotifierService:
                 uow.commit()
             return saved
 
-        saved = retry_while_database_unavailable(
+        saved = retry_while_unavailable(
             save,
+            unavailable=self._storage_unavailable,
             deadline=max([lease_until, *renewed_until]),
             what=f"notification {notification.id}: recording its outcome",
             clock=self._clock,
@@ -271,52 +203,3 @@ class NotifierService:
                 notification.last_error,
             )
         return attempt
-
-    def _escalate(self) -> None:
-        """At most one email per pass listing every failure not escalated yet. Each failure is
-        escalated once: if the email itself fails it is logged, and not escalated again."""
-        with self._unit_of_work() as uow:
-            failures = uow.notifications.unescalated_failures(ESCALATION_BATCH)
-        if not failures:
-            return
-        ids = [n.id for n in failures]
-        if self._escalation_email is None or not self._dispatcher.configured(Channel.EMAIL):
-            log.error(
-                "%d notifications failed and cannot be escalated (ESCALATION_EMAIL or SMTP not set): %s",
-                len(ids),
-                ids,
-            )
-        else:
-            attempt = self._dispatcher.attempt(
-                _escalation(self._escalation_email, failures), wait=True, now=self._clock()
-            )
-            if attempt.result is Result.DELIVERED:
-                log.warning("escalated %d failed notifications to %s", len(ids), self._escalation_email)
-            else:
-                log.error(
-                    "escalation email about notifications %s failed (%s): %s",
-                    ids,
-                    attempt.result.value,
-                    attempt.error,
-                )
-        with self._unit_of_work() as uow:
-            uow.notifications.mark_escalated(ids, self._clock())
-            uow.commit()
-
-
-def _escalation(to: str, failures: list[Notification]) -> EmailMessage:
-    lines = [
-        f"{len(failures)} notification(s) could not be delivered and need an operator.",
-        "Inspect them: GET /api/admin/dlq/entries?status=DEAD_LETTER_STATUS_FAILED",
-        "Once the cause is fixed, send them again: POST /api/admin/dlq/redrive",
-        "",
-    ]
-    for n in failures:
-        error = n.last_error
-        reason = f"{error.kind} {error.status}: {error.text[:200]}" if error else "unknown"
-        lines.append(
-            f"- #{n.id} {n.channel} key={n.idempotency_key} attempts={n.attempts} last error: {reason}"
-        )
-    return EmailMessage(
-        to=to, subject=f"[NovaHouse notifier] {len(failures)} notification(s) failed", body="\n".join(lines)
-    )
