@@ -30,13 +30,11 @@ def _generators() -> dict[str, dict[str, Callable[[], str]]]:
             "postgres-password": password,
             "redis-password": password,
             **{f"{name}-database-password": password for name in SERVICES_WITH_DATABASES},
+            # Without TLS, what proves a caller is a NovaHouse service (INTERNAL_API_KEY).
+            "internal-api-key": lambda: secrets.token_urlsafe(32),
         },
         "consent": {"pseudonym-key": lambda: secrets.token_hex(32)},
-        "gateway": {
-            "admin-api-key": lambda: secrets.token_urlsafe(32),
-            "internal-api-key": lambda: secrets.token_urlsafe(32),
-            "unsubscribe-secret": password,
-        },
+        "gateway": {"admin-api-key": lambda: secrets.token_urlsafe(32), "unsubscribe-secret": password},
     }
 
 
@@ -87,11 +85,9 @@ def generate_secrets() -> None:
     # both read the one secret.
     link_secret = (root / "gateway" / "unsubscribe-secret").read_text().strip()
     _write(root / "consent" / "unsubscribe-secret", link_secret, owner=owner, mode=0o400)
-    # Every service checks the admin key on ADMIN RPCs and the internal key of the services calling it.
-    for key in ("admin-api-key", "internal-api-key"):
-        value = (root / "gateway" / key).read_text().strip()
-        for name in SERVICES_WITH_DATABASES:
-            _write(root / name / key, value, owner=owner, mode=0o400)
+    internal_key = (stores / "internal-api-key").read_text().strip()
+    for name in (*SERVICES_WITH_DATABASES, "gateway"):
+        _write(root / name / "internal-api-key", internal_key, owner=owner, mode=0o400)
     if generated:
         print(
             "Generated DEVELOPMENT secrets (first start): " + ", ".join(generated) + ".\n"
