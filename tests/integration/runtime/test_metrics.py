@@ -24,9 +24,11 @@ from services.runtime.metrics import (
     start_metrics,
 )
 from services.runtime.scheduler import JobScheduler
+from tests.support.declared import declare_public
 from tests.support.polling import eventually
 
 SERVICE = "test.Metered"
+declare_public(SERVICE, "Check")
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
