@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from limits import RateLimitItem, parse_many
 
 from services.gateway.console.settings import ConsoleSettings
+from services.gateway.widget.settings import WidgetSettings
 from services.runtime.config import ConfigError, Environment, parse_host_port
 from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
@@ -63,6 +64,7 @@ class GatewaySettings:
     shutdown_grace_seconds: float
     log_level: str
     console: ConsoleSettings
+    widget: WidgetSettings
 
     @classmethod
     def from_env(
@@ -109,6 +111,7 @@ class GatewaySettings:
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             console=ConsoleSettings.from_env(env),
+            widget=WidgetSettings.from_env(env),
         )
 
 
