@@ -108,7 +108,7 @@
   function show(open) {
     panel.hidden = !open;
     launcher.setAttribute("aria-expanded", open ? "true" : "false");
-    if (open) { input.focus(); } else { launcher.focus(); }
+    if (open) { log.scrollTop = log.scrollHeight; input.focus(); } else { launcher.focus(); }
   }
   launcher.addEventListener("click", function () { show(panel.hidden); });
   closer.addEventListener("click", function () { show(false); });
