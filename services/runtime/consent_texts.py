@@ -1,4 +1,4 @@
-"""The consent texts a visitor is shown, versioned in one data file (services/runtime/data/consent_texts.json).
+"""The consent texts a visitor is shown, versioned in one data file (data/consent_texts.json here).
 
 The chat widget displays the current version's texts (the gateway serves them at
 /widget/consent-texts.json) and sends that version's id with the consent flags; the chat service records

@@ -81,7 +81,8 @@ def test_a_visitor_asks_for_a_quote_consents_and_resumes_the_conversation(stack,
         assert messages("user") == [QUESTION]
         assert "quote" in messages("bot")[1]
         stored = driver.execute_script(f"return JSON.parse(sessionStorage.getItem('{STORE}'))")
-        assert stored["id"] and stored["token"]
+        assert stored["id"]
+        assert stored["token"]
 
     with browser.step("consent-boxes"):
         find(".nh-contact summary").click()
@@ -101,7 +102,8 @@ def test_a_visitor_asks_for_a_quote_consents_and_resumes_the_conversation(stack,
         wait(lambda: len(messages("bot")) == 3)
         assert messages("user")[1].endswith(EMAIL)
         notice = find(".nh-notice").text
-        assert EMAIL in notice and "confirm" in notice
+        assert EMAIL in notice
+        assert "confirm" in notice
 
     admin = {"X-ADMIN-API-KEY": ADMIN_KEY}
 
@@ -137,7 +139,8 @@ def test_a_visitor_asks_for_a_quote_consents_and_resumes_the_conversation(stack,
             lambda d: d.execute_script(f"return sessionStorage.getItem('{STORE}')") == "{}"
         )
         shown = [e.text for e in other.driver.find_elements(By.CSS_SELECTOR, "#nh-chat .nh-text")]
-        assert QUESTION not in shown and not any(EMAIL in text for text in shown)
+        assert QUESTION not in shown
+        assert not any(EMAIL in text for text in shown)
         assert len(shown) == 1  # the greeting only
     assert http.get(f"/api/chatbot/conversations/{session_id}").status_code == 404  # nor without a token
 

@@ -42,7 +42,7 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-# An audit entry's consent text version -> the exact text that version showed (services/runtime/consent_texts.py).
+# An audit entry's consent text version -> the exact text it showed (services/runtime/consent_texts.py).
 templates.globals["consent_text"] = catalogue().text
 
 

@@ -19,7 +19,8 @@ VALID = {
 
 def test_the_packaged_file_has_a_current_version_with_every_text():
     current = catalogue().current
-    assert current.version and len(current.version) <= 64
+    assert current.version
+    assert len(current.version) <= 64
     for language in LANGUAGES:
         assert set(current.texts[language]) == set(PURPOSES)
         assert all(text.strip() for text in current.texts[language].values())
