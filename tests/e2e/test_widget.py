@@ -16,6 +16,8 @@ import pytest
 
 from services.runtime.consent_texts import catalogue
 from tests.support.browser import Browser, require_chromium
+from tests.support.gateway import GatewayServer
+from tests.support.network import free_port
 from tests.support.polling import eventually
 from tests.support.system import ADMIN_KEY, Stack
 
@@ -150,3 +152,42 @@ def test_a_visitor_asks_for_a_quote_consents_and_resumes_the_conversation(stack,
         wait(lambda: "nh-error" in (find(".nh-status").get_attribute("class") or ""), seconds=20)
         assert "try again in" in find(".nh-status").text
         assert find("#nh-chat-input").get_attribute("value") == "Are you there?"  # kept for the retry
+
+
+@pytest.mark.timeout(120)
+def test_a_refused_message_shows_a_retry_hint_in_the_browser_language(tmp_path, browsers):
+    """Polish by the browser's language; the chat unreachable (503), then the rate limit (429)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.wait import WebDriverWait
+
+    environ = {"CHAT_ADDR": f"127.0.0.1:{free_port()}", "CHAT_RATE_LIMIT": "1/minute"}
+    gateway = GatewayServer({**environ, "UPSTREAM_TIMEOUT_SECONDS": "1"}).start()
+    browser = browsers("polish")
+    driver = browser.driver
+    try:
+        driver.execute_cdp_cmd("Emulation.setLocaleOverride", {"locale": "pl-PL"})
+        driver.execute_cdp_cmd(
+            "Network.setUserAgentOverride", {"userAgent": "Mozilla/5.0", "acceptLanguage": "pl-PL,pl"}
+        )
+
+        def status() -> str:
+            return driver.find_element(By.CSS_SELECTOR, ".nh-status.nh-error").text
+
+        with browser.step("unavailable-pl"):
+            driver.get(gateway.url + "/")
+            assert driver.find_element(By.CSS_SELECTOR, ".nh-launcher").text == "Czat z NovaHouse"
+            driver.find_element(By.CSS_SELECTOR, ".nh-launcher").click()
+            driver.find_element(By.CSS_SELECTOR, "#nh-chat-input").send_keys(
+                "Ile kosztuje wycena?" + Keys.ENTER
+            )
+            WebDriverWait(driver, 15).until(lambda _d: "niedostępny" in status())
+            assert "Spróbuj ponownie za" in status()
+        with browser.step("rate-limited-pl"):
+            driver.find_element(By.CSS_SELECTOR, ".nh-send").click()
+            WebDriverWait(driver, 15).until(lambda _d: "Za dużo" in status())
+            assert "Spróbuj ponownie za" in status()
+            assert driver.find_element(By.CSS_SELECTOR, "#nh-chat-input").get_attribute("value")
+            assert driver.find_elements(By.CSS_SELECTOR, ".nh-user") == []  # nothing shown as sent
+    finally:
+        gateway.stop()
