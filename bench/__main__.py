@@ -16,6 +16,7 @@ from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
 
+from bench import audit_chain
 from bench.report import goals, machine, markdown
 from bench.scenarios import Scale, Stack, followups, notifier_outage, unsubscribe_and_limits
 from bench.stack import Backends
@@ -56,6 +57,12 @@ def main() -> None:
         result["followups"] = followups(exits, backends, stack, scale)
         say(f"scenario 5: {scale.notifications} notifications through a sink outage")
         result["notifier_outage"] = notifier_outage(exits, backends, stack, scale)
+    say("scenario 6: the consent audit log's hash chain, per write and per verification (docs/privacy.md)")
+    result["audit_chain"] = audit_chain.run(
+        writes=max(100, scale.requests // 10), entries=scale.notifications * 2
+    )
+    for chain in result["audit_chain"]:
+        say(f"audit chain on {chain['backend']}: {json.dumps(chain)}")
     result["goals"] = [
         {
             "name": g.name,

@@ -8,6 +8,7 @@ from pathlib import Path
 import redis
 
 from novahouse.chat.v1 import chat_pb2, chat_pb2_grpc
+from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.chat.adapters.llm import LlmResponder
 from services.chat.adapters.repository import ChatUnitOfWork
 from services.chat.adapters.session_cache import FallbackSessionCache, MemorySessionCache, RedisSessionCache
@@ -15,9 +16,11 @@ from services.chat.adapters.upstream import ConsentClient, UpstreamRelayTarget
 from services.chat.application.conversations import ConversationService
 from services.chat.application.followups import FollowupService
 from services.chat.application.ports import Responder
+from services.chat.application.privacy import ChatPrivacy
 from services.chat.application.relay import OutboxRelay
 from services.chat.domain.responder import RuleResponder
 from services.chat.settings import ChatSettings
+from services.chat.transport.privacy_servicer import ChatPrivacyServicer
 from services.chat.transport.servicer import ChatServicer
 from services.runtime.breakers import Breaker
 from services.runtime.db import create_db_engine, create_session_factory
@@ -30,6 +33,8 @@ from services.runtime.scheduler import JobScheduler
 from services.runtime.service_main import Application, ServiceEntryPoint
 
 SERVICE_NAME = chat_pb2.DESCRIPTOR.services_by_name["ChatService"].full_name
+PRIVACY_SERVICE_NAME = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
+RETENTION_INTERVAL_SECONDS = 24 * 3600
 MIGRATIONS = MigrationHistory(Path(__file__).parent / "adapters" / "migrations", "alembic_version_chat")
 
 
@@ -89,10 +94,13 @@ def build(settings: ChatSettings) -> Application:
         public_base_url=settings.public_base_url,
     )
     servicer = ChatServicer(conversations, followups, settings.server.security.admin_key)
+    privacy = ChatPrivacy(unit_of_work, cache, retention_days=settings.retention_days)
+    privacy_servicer = ChatPrivacyServicer(privacy)
 
     scheduler = JobScheduler(enabled=settings.scheduler_enabled)
     scheduler.every(settings.followup_scan_seconds, "followup_scan", followups.run_due)
     scheduler.every(settings.cache_cleanup_seconds, "session_cache_purge", memory.purge_expired)
+    scheduler.every(RETENTION_INTERVAL_SECONDS, "chat_retention", privacy.erase_inactive)
     relay.start()
 
     diagnostics = Diagnostics("chat")
@@ -108,10 +116,16 @@ def build(settings: ChatSettings) -> Application:
         if redis_client is not None:
             redis_client.close()
 
-    definition = ServiceDefinition(
-        SERVICE_NAME, lambda server: chat_pb2_grpc.add_ChatServiceServicer_to_server(servicer, server)
-    )
-    return Application(services=[definition], diagnostics=diagnostics, scheduler=scheduler, on_stop=close)
+    definitions = [
+        ServiceDefinition(
+            SERVICE_NAME, lambda server: chat_pb2_grpc.add_ChatServiceServicer_to_server(servicer, server)
+        ),
+        ServiceDefinition(
+            PRIVACY_SERVICE_NAME,
+            lambda server: privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(privacy_servicer, server),
+        ),
+    ]
+    return Application(services=definitions, diagnostics=diagnostics, scheduler=scheduler, on_stop=close)
 
 
 ENTRY_POINT = ServiceEntryPoint(

@@ -47,6 +47,7 @@ class ChatSettings:
     outbox_backoff_seconds: float
     outbox_backoff_max_seconds: float
     public_base_url: str
+    retention_days: int
 
     @classmethod
     def from_env(cls, env: Environment) -> ChatSettings:
@@ -96,4 +97,5 @@ class ChatSettings:
                 parse_base_url,
                 "an http(s) URL such as https://novahouse.pl",
             ),
+            retention_days=env.integer("CHAT_RETENTION_DAYS", 730, minimum=1),
         )

@@ -35,6 +35,7 @@ from services.gateway.application.health import DeepHealth, liveness
 from services.gateway.application.links import LINK_RPCS, LinkRoute
 from services.gateway.application.openapi import openapi_document
 from services.gateway.application.policies import RoutePolicies
+from services.gateway.application.privacy import PrivacyRoutes
 from services.gateway.application.routing import PathTemplate, RouteTable, TemplateError
 from services.gateway.console.routes import ConsoleParts, console_routes
 from services.gateway.settings import GatewaySettings
@@ -98,7 +99,17 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
     entries = upstream_entries(bindings, RoutePolicies(settings.rate_limits))
     openapi = OpenApiEndpoint()
     deep_health = DeepHealth(list(settings.upstreams), upstreams, limiter, bindings)
+    auth = AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets)
+    privacy = PrivacyRoutes(
+        upstreams,
+        auth,
+        list(settings.upstreams),
+        timeout=settings.upstream_timeout_seconds,
+        max_body_bytes=settings.max_body_bytes,
+    )
     entries += [
+        ("POST", "/api/admin/privacy/export", LocalRoute("PrivacyExport", privacy.export)),
+        ("POST", "/api/admin/privacy/erase", LocalRoute("PrivacyErase", privacy.erase)),
         ("GET", "/api/health", LocalRoute("Health", liveness)),
         ("GET", "/api/health/deep", LocalRoute("DeepHealth", deep_health.handle)),
         ("GET", "/api/openapi.json", LocalRoute("OpenApi", openapi.handle)),
@@ -113,7 +124,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
         table,
         limiter,
         upstreams,
-        AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets),
+        auth,
         upstream_timeout=settings.upstream_timeout_seconds,
         max_body_bytes=settings.max_body_bytes,
     )

@@ -6,16 +6,19 @@ import threading
 from pathlib import Path
 
 from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
+from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.adapters.sinks.monday import MondayGraphQLSink
 from services.notifier.adapters.sinks.slack import SlackWebhookSink
 from services.notifier.adapters.sinks.smtp import SmtpSink
 from services.notifier.application.dispatcher import Dispatcher, Route
 from services.notifier.application.ports import Sink
+from services.notifier.application.privacy import NotifierPrivacy
 from services.notifier.application.service import NotifierService
 from services.notifier.domain.model import Channel, PermanentFailure, RateLimited
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.notifier.settings import NotifierSettings
+from services.notifier.transport.privacy_servicer import NotifierPrivacyServicer
 from services.notifier.transport.servicer import NotifierServicer
 from services.runtime.breakers import Breaker
 from services.runtime.db import create_db_engine, create_session_factory
@@ -28,6 +31,7 @@ from services.runtime.service_main import Application, ServiceEntryPoint
 
 SERVICE_NAME = notifier_pb2.DESCRIPTOR.services_by_name["NotifierService"].full_name
 MIGRATIONS = MigrationHistory(Path(__file__).parent / "adapters" / "migrations", "alembic_version_notifier")
+PRIVACY_SERVICE_NAME = privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name
 CLEANUP_INTERVAL_SECONDS = 24 * 3600
 
 
@@ -82,6 +86,7 @@ def build(settings: NotifierSettings) -> Application:
         escalation_email=settings.escalation_email,
     )
     servicer = NotifierServicer(service)
+    privacy_servicer = NotifierPrivacyServicer(NotifierPrivacy(lambda: NotifierUnitOfWork(sessions)))
     scheduler = JobScheduler(enabled=settings.scheduler_enabled)
     scheduler.every(settings.retry_interval_seconds, "dlq_retry", service.retry)
     scheduler.every(CLEANUP_INTERVAL_SECONDS, "dlq_cleanup", service.cleanup)
@@ -95,10 +100,17 @@ def build(settings: NotifierSettings) -> Application:
         if redis_client is not None:
             redis_client.close()
 
-    definition = ServiceDefinition(
-        SERVICE_NAME, lambda server: notifier_pb2_grpc.add_NotifierServiceServicer_to_server(servicer, server)
-    )
-    return Application(services=[definition], diagnostics=diagnostics, scheduler=scheduler, on_stop=close)
+    definitions = [
+        ServiceDefinition(
+            SERVICE_NAME,
+            lambda server: notifier_pb2_grpc.add_NotifierServiceServicer_to_server(servicer, server),
+        ),
+        ServiceDefinition(
+            PRIVACY_SERVICE_NAME,
+            lambda server: privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(privacy_servicer, server),
+        ),
+    ]
+    return Application(services=definitions, diagnostics=diagnostics, scheduler=scheduler, on_stop=close)
 
 
 ENTRY_POINT = ServiceEntryPoint(

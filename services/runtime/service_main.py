@@ -1,8 +1,9 @@
-"""The command line every gRPC service shares: `python -m services.<name> [serve|migrate]`.
+"""The command line every gRPC service shares: `python -m services.<name> [serve|migrate|…]`.
 
 `serve` (the default) validates the settings, applies migrations unless AUTO_MIGRATE=false, starts the
 server and any background work, and on SIGTERM or SIGINT stops gracefully. `migrate` only applies
-migrations. A configuration error prints one line naming the variable and exits with status 2.
+migrations. A service may add commands of its own (consent: `verify-audit`). A configuration error
+prints one line naming the variable and exits with status 2.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
 from sqlalchemy.engine import URL
@@ -85,6 +86,8 @@ class ServiceEntryPoint(Generic[S]):
     load_settings: Callable[[Environment], S]
     migrations: MigrationHistory
     build: Callable[[S], Application]
+    # Further commands of the service's command line: name -> run(settings), answering the exit status.
+    commands: Mapping[str, Callable[[S], int]] = field(default_factory=dict)
 
     def migrate(self, settings: S) -> None:
         self.migrations.upgrade(settings.database_url)
@@ -117,7 +120,9 @@ class ServiceEntryPoint(Generic[S]):
 
     def main(self, argv: Sequence[str] | None = None) -> None:
         parser = argparse.ArgumentParser(prog=f"python -m services.{self.name}")
-        parser.add_argument("command", nargs="?", default="serve", choices=("serve", "migrate"))
+        parser.add_argument(
+            "command", nargs="?", default="serve", choices=("serve", "migrate", *self.commands)
+        )
         command = parser.parse_args(argv).command
         try:
             settings = self.load_settings(Environment())
@@ -125,6 +130,12 @@ class ServiceEntryPoint(Generic[S]):
             print(f"{self.name}: configuration error: {error}", file=sys.stderr)
             sys.exit(2)
         configure_logging(settings.server.log_level)
+        if command in self.commands:
+            try:
+                sys.exit(self.commands[command](settings))
+            except SQLAlchemyError as error:
+                log.error("%s %s failed: %s", self.name, command, error)
+                sys.exit(2)
         if command == "migrate":
             try:
                 self.migrate(settings)

@@ -49,11 +49,13 @@ def fresh_postgres_database(admin_url: URL, label: str) -> Iterator[URL]:
 
 
 def truncate_all(url: URL, metadata: MetaData) -> None:
-    """Empties every table of a migrated PostgreSQL test database (TRUNCATE skips row triggers)."""
+    """Empties every table of a migrated PostgreSQL test database. TRUNCATE skips row triggers; the
+    statement trigger refusing it on the consent audit log is off for this transaction (as superuser)."""
     names = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
+            connection.execute(text("SET LOCAL session_replication_role = replica"))
             connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from novahouse.chat.v1 import chat_pb2, chat_pb2_grpc
 from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
+from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.runtime.diagnostics import Diagnostics
 from services.runtime.grpc_server import GrpcServer, ServiceDefinition, create_server
 
@@ -175,6 +176,22 @@ class FakeNotifier(notifier_pb2_grpc.NotifierServiceServicer, _Recording):
         return notifier_pb2.ResetBreakerResponse(breaker=self._breaker(request.name))
 
 
+class FakePrivacy(privacy_pb2_grpc.PrivacyServiceServicer):
+    """PrivacyService holding nothing about anybody."""
+
+    def __init__(self, name: str, recording: _Recording) -> None:
+        self._name = name
+        self._recording = recording
+
+    def ExportPersonalData(self, request, context):
+        self._recording._receive("ExportPersonalData", request, context)
+        return privacy_pb2.ExportPersonalDataResponse(service=self._name, document_json="{}")
+
+    def ErasePersonalData(self, request, context):
+        self._recording._receive("ErasePersonalData", request, context)
+        return privacy_pb2.ErasePersonalDataResponse(service=self._name, counts={})
+
+
 @dataclass
 class FakeUpstream:
     name: str
@@ -214,6 +231,13 @@ def start_fake(name: str, port: int = 0) -> FakeUpstream:
     definition = ServiceDefinition(
         module.DESCRIPTOR.services_by_name[service].full_name, lambda server: add(servicer, server)
     )
-    server = create_server(f"127.0.0.1:{port}", [definition, diagnostics.definition()], max_workers=8)
+    privacy = FakePrivacy(name, servicer)
+    privacy_definition = ServiceDefinition(
+        privacy_pb2.DESCRIPTOR.services_by_name["PrivacyService"].full_name,
+        lambda server: privacy_pb2_grpc.add_PrivacyServiceServicer_to_server(privacy, server),
+    )
+    server = create_server(
+        f"127.0.0.1:{port}", [definition, privacy_definition, diagnostics.definition()], max_workers=8
+    )
     server.start()
     return FakeUpstream(name, servicer, server, diagnostics)

@@ -33,10 +33,12 @@ class ChatStack:
         notifier_overrides: dict[str, str] | None = None,
         **chat_overrides: str,
     ) -> None:
+        # Each service's database URL, for tests that look inside.
+        self.database_urls = {name: databases(name) for name in ("consent", "notifier", "chat")}
         # The notifier's retry job delivers what concurrent callers found its channel busy for.
         self.notifier_service = start_notifier(
             notifier_environ(
-                databases("notifier"),
+                self.database_urls["notifier"],
                 var_dir,
                 **{
                     "SCHEDULER_ENABLED": "true",
@@ -48,7 +50,7 @@ class ChatStack:
         )
         # Consent sends the confirmation emails of marketing grants through the notifier.
         self._consent_environ = consent_environ(
-            databases("consent"),
+            self.database_urls["consent"],
             var_dir,
             CONSENT_PORT=str(free_port()),
             NOTIFIER_ADDR=f"127.0.0.1:{self.notifier_service.port}",
@@ -57,7 +59,7 @@ class ChatStack:
         self.consent_service: RunningService | None = start_consent(self._consent_environ)
         self.consent_address = f"127.0.0.1:{self.consent_service.port}"
         self.chat_environ = chat_environ(
-            databases("chat"),
+            self.database_urls["chat"],
             var_dir,
             CONSENT_ADDR=self.consent_address,
             NOTIFIER_ADDR=f"127.0.0.1:{self.notifier_service.port}",

@@ -8,6 +8,7 @@ import json
 from sqlalchemy import ColumnElement, Row, String, and_, cast, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from services.chat.adapters.privacy import SqlChatPrivacy
 from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
@@ -266,8 +267,10 @@ class ChatUnitOfWork(SqlUnitOfWork):
     leads: SqlLeadRepository
     followups: SqlFollowupRepository
     outbox: SqlOutbox
+    privacy: SqlChatPrivacy
 
     def bind_repositories(self, session: Session) -> None:
+        self.privacy = SqlChatPrivacy(session)
         self.conversations = SqlConversationRepository(session)
         self.leads = SqlLeadRepository(session)
         self.followups = SqlFollowupRepository(session)

@@ -21,6 +21,7 @@ import redis
 
 from services.chat.application.ports import SessionContext
 from services.runtime.breakers import Breaker, BreakerOpen, BreakerSettings
+from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,6 +76,10 @@ class MemorySessionCache:
             while len(self._entries) > self._max_entries:
                 self._entries.popitem(last=False)
 
+    def delete(self, session_id: str) -> None:
+        with self._lock:
+            self._entries.pop(session_id, None)
+
     def purge_expired(self) -> int:
         """Removes expired entries; answers how many."""
         now = self._clock()
@@ -102,6 +107,9 @@ class RedisSessionCache:
 
     def set(self, session_id: str, context: SessionContext) -> None:
         self._client.set(self._prefix + session_id, _encode(context), px=self._ttl_ms)
+
+    def delete(self, session_id: str) -> None:
+        self._client.delete(self._prefix + session_id)
 
 
 class FallbackSessionCache:
@@ -133,6 +141,17 @@ class FallbackSessionCache:
         self._through_redis(
             lambda cache: cache.set(session_id, context), lambda: self._fallback.set(session_id, context)
         )
+
+    def delete(self, session_id: str) -> None:
+        """Forgets the session in memory and in Redis. Unlike reads and writes this does not fall back:
+        an entry Redis may still hold is not forgotten, so a Redis that cannot be reached is an error."""
+        self._fallback.delete(session_id)
+        if self._primary is None:
+            return
+        try:
+            self._primary.delete(session_id)
+        except redis.RedisError as error:
+            raise Unavailable(f"the session cache (Redis) is unavailable: {type(error).__name__}") from None
 
     def _through_redis(self, use: Callable[[RedisSessionCache], T], fallback: Callable[[], T]) -> T:
         primary = self._primary

@@ -30,6 +30,8 @@ conversations = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("last_user_message_at", UtcDateTime, nullable=False),
     Column("token_hash", String(64)),
+    # Set once the conversation's personal data was erased (docs/privacy.md).
+    Column("erased_at", UtcDateTime),
     Index("ix_conversations_last_user_message_at", "last_user_message_at"),
 )
 

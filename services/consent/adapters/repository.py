@@ -7,13 +7,29 @@ and cache-keying a statement per call was measurable CPU per unsubscribe under l
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-from sqlalchemy import Row, bindparam, select, update
+from sqlalchemy import Row, bindparam, delete, func, select, update
 from sqlalchemy.orm import Session
 
-from services.consent.adapters.tables import audit_log, pending_grants, subjects
+from services.consent.adapters.tables import (
+    audit_head,
+    audit_log,
+    pending_grants,
+    subjects,
+    suppressions,
+)
 from services.consent.application.ports import AuditQuery
+from services.consent.domain.chain import (
+    GENESIS_HASH,
+    HASH_VERSION,
+    ChainedEntry,
+    ChainHead,
+    entry_hash,
+)
 from services.consent.domain.model import AuditEntry, ConsentAction, PendingGrant, Subject
+from services.runtime.db import affected_rows
+from services.runtime.db import utcnow as utc_now
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
 
 _FIND = select(subjects).where(subjects.c.email == bindparam("email"))
@@ -35,6 +51,18 @@ _SAVE = (
     )
 )
 _APPEND = audit_log.insert()
+_HEAD_ID = 1
+_LOCK_HEAD = select(audit_head).where(audit_head.c.id == _HEAD_ID).with_for_update()
+_MOVE_HEAD = (
+    update(audit_head)
+    .where(audit_head.c.id == _HEAD_ID)
+    .values(
+        last_entry_id=bindparam("last_entry_id"),
+        head_hash=bindparam("head_hash"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+_IS_SUPPRESSED = select(suppressions.c.pseudonym).where(suppressions.c.pseudonym == bindparam("pseudonym"))
 
 
 class SqlSubjectRepository:
@@ -66,6 +94,17 @@ class SqlSubjectRepository:
             row = self._session.execute(_LOCK, {"email": email}).one()
         return _subject(row)
 
+    def delete(self, email: str) -> bool:
+        return affected_rows(self._session, delete(subjects).where(subjects.c.email == email)) == 1
+
+    def suppress(self, pseudonym: str, now: dt.datetime) -> None:
+        insert_ignoring_conflict(
+            self._session, suppressions, {"pseudonym": pseudonym, "created_at": now}, "pseudonym"
+        )
+
+    def is_suppressed(self, pseudonym: str) -> bool:
+        return self._session.execute(_IS_SUPPRESSED, {"pseudonym": pseudonym}).first() is not None
+
     def lock_by_pseudonym(self, pseudonym: str) -> Subject | None:
         row = self._session.execute(_LOCK_BY_PSEUDONYM, {"pseudonym": pseudonym}).one_or_none()
         return _subject(row) if row else None
@@ -93,24 +132,68 @@ class SqlAuditLog:
         self._session = session
 
     def append(self, pseudonym: str, entry: AuditEntry) -> None:
+        """Appends the entry at the end of the chain. The head row is locked first (SELECT … FOR UPDATE
+        on PostgreSQL; SQLite transactions hold the database's write lock from BEGIN IMMEDIATE), so
+        concurrent writers take their turns and every entry links to the one committed before it."""
+        head = self._lock_head()
+        values: dict[str, Any] = {
+            "id": head.last_entry_id + 1,
+            "subject_pseudonym": pseudonym,
+            "action": entry.action.value,
+            "occurred_at": entry.occurred_at,
+            "marketing_consent": entry.marketing_consent,
+            "rodo_consent": entry.rodo_consent,
+            "ip_address": entry.ip_address,
+            "user_agent": entry.user_agent,
+            "reason": entry.reason,
+            "source": entry.source,
+            "consent_text_version": entry.consent_text_version,
+            "request_id": entry.request_id,
+            "idempotency_key": entry.idempotency_key,
+            "given_at": entry.given_at,
+            "hash_version": HASH_VERSION,
+            "prev_hash": head.head_hash,
+        }
+        values["entry_hash"] = entry_hash(ChainedEntry(**values, entry_hash=None), head.head_hash)
+        self._session.execute(_APPEND, values)
         self._session.execute(
-            _APPEND,
+            _MOVE_HEAD,
             {
-                "subject_pseudonym": pseudonym,
-                "action": entry.action.value,
-                "occurred_at": entry.occurred_at,
-                "marketing_consent": entry.marketing_consent,
-                "rodo_consent": entry.rodo_consent,
-                "ip_address": entry.ip_address,
-                "user_agent": entry.user_agent,
-                "reason": entry.reason,
-                "source": entry.source,
-                "consent_text_version": entry.consent_text_version,
-                "request_id": entry.request_id,
-                "idempotency_key": entry.idempotency_key,
-                "given_at": entry.given_at,
+                "last_entry_id": values["id"],
+                "head_hash": values["entry_hash"],
+                "updated_at": entry.occurred_at,
             },
         )
+
+    def _lock_head(self) -> ChainHead:
+        row = self._session.execute(_LOCK_HEAD).one_or_none()
+        if row is None:
+            # Only on a database whose head row is gone (the migration creates it): start from the last
+            # stored entry with the genesis hash, so verification reports the break instead of writes
+            # failing on a duplicate id.
+            last = self._session.execute(select(func.max(audit_log.c.id))).scalar() or 0
+            insert_ignoring_conflict(
+                self._session,
+                audit_head,
+                {"id": _HEAD_ID, "last_entry_id": last, "head_hash": GENESIS_HASH, "updated_at": utc_now()},
+                "id",
+            )
+            row = self._session.execute(_LOCK_HEAD).one()
+        return ChainHead(row.last_entry_id, row.head_hash)
+
+    def head(self) -> ChainHead | None:
+        row = self._session.execute(select(audit_head).where(audit_head.c.id == _HEAD_ID)).one_or_none()
+        return ChainHead(row.last_entry_id, row.head_hash) if row else None
+
+    def count_for(self, pseudonym: str) -> int:
+        counted = select(func.count()).where(audit_log.c.subject_pseudonym == pseudonym)
+        return self._session.execute(counted).scalar_one()
+
+    def chain_batch(self, after_id: int, limit: int) -> list[ChainedEntry]:
+        rows = self._session.execute(
+            select(audit_log).where(audit_log.c.id > after_id).order_by(audit_log.c.id).limit(limit)
+        )
+        return [ChainedEntry(**row._mapping) for row in rows]
 
     def has_idempotency_key(self, key: str) -> bool:
         found = select(audit_log.c.id).where(audit_log.c.idempotency_key == key)

@@ -1,6 +1,7 @@
 """The consent service's schema. The email lives only in consent_subjects; the audit log names the
-subject by its keyed pseudonym and is append-only (the migration adds triggers that refuse UPDATE and
-DELETE, and no code path issues either)."""
+subject by its keyed pseudonym and is append-only (the migrations add triggers that refuse UPDATE,
+DELETE and, on PostgreSQL, TRUNCATE, and no code path issues either). Its entries form a hash chain
+(services/consent/domain/chain.py) whose head is the one row of consent_audit_head."""
 
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ audit_log = Table(
     Column("request_id", String(128), nullable=False),
     Column("idempotency_key", String(200)),
     Column("given_at", UtcDateTime),  # when the person acted; NULL on entries older than 0003
+    Column("hash_version", Integer),
+    Column("prev_hash", String(64)),
+    Column("entry_hash", String(64)),
     Index("ix_consent_audit_log_subject_pseudonym_id", "subject_pseudonym", "id"),
     Index("ix_consent_audit_log_action_id", "action", "id"),
     Index("ix_consent_audit_log_occurred_at", "occurred_at"),
@@ -70,4 +74,22 @@ pending_grants = Table(
     Column("language", String(8), nullable=False),
     Column("source", String(64), nullable=False),
     Column("confirmed_at", UtcDateTime),
+)
+
+# One row (id 1): the last entry of the chain. Every append locks it, so writers form one linear chain.
+audit_head = Table(
+    "consent_audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("last_entry_id", _Id, nullable=False),
+    Column("head_hash", String(64), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+)
+
+# Erased people, by pseudonym: never mailed again, whatever consent their address brings later.
+suppressions = Table(
+    "consent_suppressions",
+    metadata,
+    Column("pseudonym", String(64), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
 )

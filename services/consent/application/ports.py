@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
 
+from services.consent.domain.chain import ChainedEntry, ChainHead
 from services.consent.domain.model import AuditEntry, ConsentAction, PendingGrant, Subject
 
 
@@ -35,6 +36,16 @@ class SubjectRepository(Protocol):
 
     def save(self, subject: Subject, now: dt.datetime) -> None: ...
 
+    def delete(self, email: str) -> bool:
+        """Deletes the subject's row (the only place its email is stored); False if there was none."""
+        ...
+
+    def suppress(self, pseudonym: str, now: dt.datetime) -> None:
+        """Records that the pseudonym's address is never to be mailed (once; repeats do nothing)."""
+        ...
+
+    def is_suppressed(self, pseudonym: str) -> bool: ...
+
 
 class PendingGrants(Protocol):
     def add(self, grant: PendingGrant) -> None:
@@ -54,7 +65,17 @@ class ConfirmationMailer(Protocol):
 
 
 class AuditLog(Protocol):
-    def append(self, pseudonym: str, entry: AuditEntry) -> None: ...
+    def append(self, pseudonym: str, entry: AuditEntry) -> None:
+        """Appends the entry to the end of the hash chain (its id and hashes are given here)."""
+        ...
+
+    def head(self) -> ChainHead | None: ...
+
+    def count_for(self, pseudonym: str) -> int: ...
+
+    def chain_batch(self, after_id: int, limit: int) -> list[ChainedEntry]:
+        """Up to `limit` entries after `after_id`, as stored, in id order."""
+        ...
 
     def has_idempotency_key(self, key: str) -> bool:
         """Whether an entry was recorded with this key."""

@@ -184,7 +184,12 @@ class ConsentService:
         normalised = normalise_email(email)
         with self._unit_of_work() as uow:
             subject = uow.subjects.get(normalised)
-        return subject is not None and subject.allows(purpose)
+            if subject is None or not subject.allows(purpose):
+                return False
+            # An erased person's address may come back with consent: it is still never mailed.
+            return purpose is not Purpose.MARKETING or not uow.subjects.is_suppressed(
+                self._pseudonymize(normalised)
+            )
 
     def unsubscribe_token(self, email: str) -> str:
         """The signed token of the person's one-click unsubscribe link; empty without signed links."""

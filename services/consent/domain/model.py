@@ -31,6 +31,7 @@ class ConsentAction(StrEnum):
     # mailbox owner's confirmation; the confirmation makes it effective.
     PENDING = "consent-pending"
     CONFIRMED = "consent-confirmed"
+    ERASE = "erase"  # the person's data was erased (Art. 17); the subject row is gone after it
 
 
 class Purpose(Enum):

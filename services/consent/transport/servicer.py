@@ -9,6 +9,7 @@ import grpc
 
 from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
 from services.consent.application.optin import OptIn
+from services.consent.application.privacy import ConsentPrivacy
 from services.consent.application.service import ConsentService, RecordConsent
 from services.consent.domain.model import AuditEntry, Purpose, Subject
 from services.runtime.errors import FailedPrecondition, InvalidArgument
@@ -26,9 +27,12 @@ _PURPOSES = {
 
 
 class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
-    def __init__(self, service: ConsentService, opt_in: OptIn | None = None) -> None:
+    def __init__(
+        self, service: ConsentService, opt_in: OptIn | None = None, privacy: ConsentPrivacy | None = None
+    ) -> None:
         self._service = service
         self._links = opt_in
+        self._privacy = privacy
 
     def RecordConsent(
         self, request: consent_pb2.RecordConsentRequest, context: grpc.ServicerContext
@@ -117,6 +121,20 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         )
         return consent_pb2.ListAuditLogResponse(
             entries=[_audit_entry(entry) for entry in page.entries], next_page_token=page.next_page_token
+        )
+
+    def VerifyAuditLog(
+        self, request: consent_pb2.VerifyAuditLogRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.VerifyAuditLogResponse:
+        if self._privacy is None:
+            raise FailedPrecondition("audit log verification is not wired into this server")
+        result = self._privacy.verify()
+        return consent_pb2.VerifyAuditLogResponse(
+            ok=result.ok,
+            entries_checked=result.entries_checked,
+            head_hash=result.head_hash,
+            first_invalid_entry_id=str(result.first_invalid_entry_id or ""),
+            problem=result.problem,
         )
 
 

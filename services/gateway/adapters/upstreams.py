@@ -16,6 +16,7 @@ from google.protobuf.message_factory import GetMessageClass
 from google.rpc import status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.ports import UpstreamError
@@ -41,6 +42,7 @@ class GrpcUpstreams:
         self._calls: dict[str, Any] = {}
         self._health: dict[str, health_pb2_grpc.HealthStub] = {}
         self._diagnostics: dict[str, diagnostics_pb2_grpc.DiagnosticsServiceStub] = {}
+        self._privacy: dict[str, privacy_pb2_grpc.PrivacyServiceStub] = {}
 
     async def open(self) -> None:
         """Creates the channels (inside the running event loop, as grpc.aio requires)."""
@@ -54,6 +56,7 @@ class GrpcUpstreams:
             self._channels[service] = channel
             self._health[service] = health_pb2_grpc.HealthStub(channel)
             self._diagnostics[service] = diagnostics_pb2_grpc.DiagnosticsServiceStub(channel)
+            self._privacy[service] = privacy_pb2_grpc.PrivacyServiceStub(channel)
         for binding in self._bindings:
             channel = self._channels[binding.service_key]
             # types-grpcio does not declare _registered_method, which grpc.aio takes.
@@ -100,6 +103,30 @@ class GrpcUpstreams:
             )
         except grpc.aio.AioRpcError as error:
             raise _upstream_error(error) from None
+
+    async def export_personal_data(
+        self, service: str, email: str, metadata: Sequence[tuple[str, str]], timeout: float
+    ) -> str:
+        request = privacy_pb2.ExportPersonalDataRequest(email=email)
+        try:
+            answer = await self._privacy[service].ExportPersonalData(
+                request, timeout=timeout, metadata=metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            raise _upstream_error(error) from None
+        return answer.document_json
+
+    async def erase_personal_data(
+        self, service: str, email: str, reason: str, metadata: Sequence[tuple[str, str]], timeout: float
+    ) -> dict[str, int]:
+        request = privacy_pb2.ErasePersonalDataRequest(email=email, reason=reason)
+        try:
+            answer = await self._privacy[service].ErasePersonalData(
+                request, timeout=timeout, metadata=metadata
+            )
+        except grpc.aio.AioRpcError as error:
+            raise _upstream_error(error) from None
+        return dict(answer.counts)
 
 
 def _upstream_error(error: grpc.aio.AioRpcError) -> UpstreamError:

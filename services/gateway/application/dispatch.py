@@ -95,7 +95,8 @@ class UpstreamRoute:
 
 @dataclass(frozen=True)
 class LocalRoute:
-    """An endpoint the gateway answers itself (health, OpenAPI): never rate limited."""
+    """An endpoint the gateway answers itself (health, OpenAPI, privacy): never rate limited; a handler
+    that needs the admin key checks it itself."""
 
     name: str
     handler: Callable[[HttpRequest], Awaitable[HttpReply]]

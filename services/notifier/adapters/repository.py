@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from services.notifier.adapters.privacy import SqlNotifierPrivacy
 from services.notifier.adapters.tables import notifications as t
 from services.notifier.application.ports import Stats
 from services.notifier.domain.model import (
@@ -203,6 +204,8 @@ def _notification(row: Row) -> Notification:
 
 class NotifierUnitOfWork(SqlUnitOfWork):
     notifications: SqlNotificationRepository
+    privacy: SqlNotifierPrivacy
 
     def bind_repositories(self, session: Session) -> None:
         self.notifications = SqlNotificationRepository(session)
+        self.privacy = SqlNotifierPrivacy(session)

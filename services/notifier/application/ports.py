@@ -72,9 +72,20 @@ class NotificationRepository(Protocol):
     def stats(self) -> Stats: ...
 
 
+class PrivacyRepository(Protocol):
+    """The notifications naming an address (docs/privacy.md)."""
+
+    def export(self, address: str) -> list[dict]: ...
+
+    def erase(self, address: str, now: dt.datetime) -> int: ...
+
+
 class UnitOfWork(Protocol):
     @property
     def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def privacy(self) -> PrivacyRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -32,6 +32,9 @@ def test_concurrent_revocations_count_each_granted_consent_once(consent, backend
     entries = consent.ListAuditLog(pb.ListAuditLogRequest(email=email, page_size=500)).entries
     assert len(entries) == ROUNDS * (THREADS + 1)
     assert sum(e.action == "revoke-consent" for e in entries) == ROUNDS * THREADS
+    # Concurrent writers took turns at the chain's head: one linear chain.
+    verified = consent.VerifyAuditLog(pb.VerifyAuditLogRequest())
+    assert (verified.ok, verified.entries_checked) == (True, ROUNDS * (THREADS + 1))
 
 
 def test_concurrent_first_requests_for_a_new_email_create_one_subject(consent):
@@ -55,3 +58,5 @@ def test_concurrent_first_requests_for_a_new_email_create_one_subject(consent):
         status = consent.GetConsentStatus(pb.GetConsentStatusRequest(email=email))
         assert status.rodo_consent
         assert not status.marketing_consent
+    verified = consent.VerifyAuditLog(pb.VerifyAuditLogRequest())
+    assert (verified.ok, verified.entries_checked) == (True, len(emails) * THREADS)

@@ -155,7 +155,7 @@ def test_status_of_an_unknown_email_is_not_found(consent):
         ),
         ("CheckConsent", pb.CheckConsentRequest(email="a@example.com"), "purpose"),
         ("GetConsentStatus", pb.GetConsentStatusRequest(email="a b@example.com"), "email"),
-        ("ListAuditLog", pb.ListAuditLogRequest(action="erase"), "action"),
+        ("ListAuditLog", pb.ListAuditLogRequest(action="delete"), "action"),
         ("ListAuditLog", pb.ListAuditLogRequest(page_token="%%%"), "page_token"),
     ],
 )

@@ -292,7 +292,7 @@ def test_consent_lookup_shows_status_and_audit_and_is_logged_without_the_address
         "/admin/consent", data={"email": EMAIL, "csrf": token}, headers={"X-Request-ID": "req-42"}
     )
     assert answer.status_code == 200
-    assert "privacy-missing" in answer.text  # issue 12's routes are not on this gateway yet
+    assert "privacy-missing" not in answer.text  # the privacy routes of docs/privacy.md are here
     assert 'id="consent-status"' in answer.text
     assert "chat" in answer.text
     assert "location" not in answer.headers  # the address is answered in the page, never in a URL

@@ -52,6 +52,9 @@ class FakeUnitOfWork:
     def save(self, subject, now):
         self._subjects[subject.email] = subject
 
+    def is_suppressed(self, pseudonym):
+        return False
+
     def append(self, pseudonym, entry):
         self._audit.append((pseudonym, dataclasses.replace(entry, id=next(self._ids))))
 

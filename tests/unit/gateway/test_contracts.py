@@ -34,6 +34,7 @@ SPEC_ROUTES = {
     ("POST", "/api/unsubscribe/one-click/{token}", "novahouse.consent.v1.ConsentService.UnsubscribeOneClick"),
     ("POST", "/api/consent/confirm/{token}", "novahouse.consent.v1.ConsentService.ConfirmConsent"),
     ("GET", "/api/admin/consent/audit-log", "novahouse.consent.v1.ConsentService.ListAuditLog"),
+    ("GET", "/api/admin/consent/audit-log/verify", "novahouse.consent.v1.ConsentService.VerifyAuditLog"),
     ("POST", "/api/admin/followups/send", "novahouse.chat.v1.ChatService.SendFollowup"),
     ("GET", "/api/admin/followups/due", "novahouse.chat.v1.ChatService.ListDueFollowups"),
     ("POST", "/api/admin/followups/run", "novahouse.chat.v1.ChatService.RunDueFollowups"),
