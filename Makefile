@@ -9,7 +9,7 @@ PROTO_DIR := protos
 SERVICES := consent notifier chat
 
 # `protos` is also a directory: without .PHONY make would call the target up to date.
-.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test test-unit lint migrate clean bench
+.PHONY: install protos run $(addprefix run-,$(SERVICES)) run-gateway test test-unit promtool lint migrate clean bench
 
 install: $(STAMP)
 
@@ -42,8 +42,16 @@ run-gateway: protos
 migrate: protos
 	for s in $(SERVICES); do $(PY) -m services.$$s migrate || exit 1; done
 
-test: protos
+# The alert rules are checked and unit-tested by Debian's promtool (package `prometheus`, also the real
+# Prometheus the end-to-end suite scrapes the stack with), installed when missing.
+test: protos promtool
+	promtool check rules deploy/prometheus/alerts.yml
+	promtool test rules deploy/prometheus/alerts_test.yml
+	promtool check config deploy/prometheus/prometheus.yml
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+promtool:
+	command -v promtool >/dev/null || $(APT_GET) install -y prometheus || ($(APT_GET) update && $(APT_GET) install -y prometheus)
 
 # The use cases against in-memory fakes (tests/unit): no server, no database file, no network, which
 # tests/unit/conftest.py enforces. Part of `test` as well. The unit tests need neither Hypothesis's

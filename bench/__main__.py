@@ -17,6 +17,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from bench import audit_chain
+from bench.observability import observability_cost
+from bench.observability import summary as observability_summary
 from bench.report import goals, machine, markdown
 from bench.scenarios import Scale, Stack, followups, notifier_outage, unsubscribe_and_limits
 from bench.stack import Backends
@@ -57,7 +59,9 @@ def main() -> None:
         result["followups"] = followups(exits, backends, stack, scale)
         say(f"scenario 5: {scale.notifications} notifications through a sink outage")
         result["notifier_outage"] = notifier_outage(exits, backends, stack, scale)
-    say("scenario 6: the consent audit log's hash chain, per write and per verification (docs/privacy.md)")
+        say("scenario 6: observability cost (metrics off / on, tracing at 100 %)")
+        result["observability"] = observability_cost(exits, backends, scale)
+    say("scenario 7: the consent audit log's hash chain, per write and per verification (docs/privacy.md)")
     result["audit_chain"] = audit_chain.run(
         writes=max(100, scale.requests // 10), entries=scale.notifications * 2
     )
@@ -78,6 +82,7 @@ def main() -> None:
     path = RESULTS_DIR / f"{dt.datetime.now(dt.UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
     print(markdown(result))
+    print("\n".join(observability_summary(result["observability"])))
     shown = path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
     say(f"wrote {shown} in {result['duration_seconds']:.0f} s")
 

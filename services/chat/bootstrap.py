@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import redis
-
 from novahouse.chat.v1 import chat_pb2, chat_pb2_grpc
 from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from services.chat.adapters.llm import LlmResponder
@@ -15,6 +13,7 @@ from services.chat.adapters.session_cache import FallbackSessionCache, MemorySes
 from services.chat.adapters.upstream import ConsentClient, UpstreamRelayTarget
 from services.chat.application.conversations import ConversationService
 from services.chat.application.followups import FollowupService
+from services.chat.application.metrics import outbox_source
 from services.chat.application.ports import Responder
 from services.chat.application.privacy import ChatPrivacy
 from services.chat.application.relay import OutboxRelay
@@ -27,6 +26,7 @@ from services.runtime.db import create_db_engine, create_session_factory
 from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import ServiceDefinition
+from services.runtime.metrics import SCRAPE_SOURCES, breaker_states
 from services.runtime.migrations import MigrationHistory
 from services.runtime.redis_client import connect_redis
 from services.runtime.scheduler import JobScheduler
@@ -38,16 +38,10 @@ RETENTION_INTERVAL_SECONDS = 24 * 3600
 MIGRATIONS = MigrationHistory(Path(__file__).parent / "adapters" / "migrations", "alembic_version_chat")
 
 
-def _responder(settings: ChatSettings, rules: RuleResponder, redis_client: redis.Redis | None) -> Responder:
-    if settings.llm is None:
+def _responder(settings: ChatSettings, rules: RuleResponder, breaker: Breaker | None) -> Responder:
+    if settings.llm is None or breaker is None:
         return rules
     llm = settings.llm
-    breaker = Breaker(
-        "llm",
-        settings.breakers,
-        redis_client=redis_client,
-        namespace=f"{settings.redis_key_prefix}:chat:breaker",
-    )
     return LlmResponder(llm.url, llm.api_key, llm.model, llm.timeout_seconds, breaker, rules)
 
 
@@ -77,9 +71,20 @@ def build(settings: ChatSettings) -> Application:
         backoff_max=settings.outbox_backoff_max_seconds,
     )
     rules = RuleResponder.from_file()
+    llm_breaker = (
+        Breaker(
+            "llm",
+            settings.breakers,
+            redis_client=redis_client,
+            namespace=f"{settings.redis_key_prefix}:chat:breaker",
+        )
+        if settings.llm is not None
+        else None
+    )
+    responder = _responder(settings, rules, llm_breaker)
     conversations = ConversationService(
         unit_of_work,
-        _responder(settings, rules, redis_client),
+        responder,
         cache,
         alert_threshold=settings.lead_alert_threshold,
         consent_text_version=settings.consent_text_version,
@@ -108,7 +113,13 @@ def build(settings: ChatSettings) -> Application:
     diagnostics.add_probe("session_cache", lambda: cache.mode, required=False)
     diagnostics.add_probe("outbox", lambda: f"{relay.pending()} calls waiting", required=False)
 
+    SCRAPE_SOURCES.add("chat_outbox", outbox_source(relay.pending))
+    if llm_breaker is not None:
+        SCRAPE_SOURCES.add("chat_breakers", lambda: [breaker_states({"llm": llm_breaker.status().state})])
+
     def close() -> None:
+        SCRAPE_SOURCES.remove("chat_outbox")
+        SCRAPE_SOURCES.remove("chat_breakers")
         relay.stop()
         consent_channel.close()
         notifier_channel.close()

@@ -17,6 +17,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from starlette.applications import Starlette
 
+from services.gateway.adapters.metrics import storage_source
 from services.gateway.adapters.ratelimit import LimitsRateLimiter
 from services.gateway.adapters.stubs import StubsMissing, contract_files
 from services.gateway.adapters.upstreams import GrpcUpstreams
@@ -42,7 +43,8 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.transport.app import create_app
 from services.gateway.widget.routes import widget_routes
 from services.runtime.config import ConfigError, Environment
-from services.runtime.logs import configure_logging
+from services.runtime.metrics import SCRAPE_SOURCES
+from services.runtime.observability import start_observability
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +98,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
     TemplateError for an annotation it cannot serve."""
     upstreams = GrpcUpstreams(settings.upstreams, bindings, settings.grpc_security)
     limiter = LimitsRateLimiter(settings.rate_limits)
+    SCRAPE_SOURCES.add("gateway_rate_limit", storage_source(lambda: limiter.storage_in_use), cache_seconds=0)
     entries = upstream_entries(bindings, RoutePolicies(settings.rate_limits))
     openapi = OpenApiEndpoint()
     deep_health = DeepHealth(list(settings.upstreams), upstreams, limiter, bindings)
@@ -189,11 +192,18 @@ def main() -> None:
         print(f"{NAME}: {error}", file=sys.stderr)
         sys.exit(1)
     try:
-        settings = GatewaySettings.from_env(Environment(), upstream_names(bindings))
+        env = Environment()
+        settings = GatewaySettings.from_env(env, upstream_names(bindings))
     except ConfigError as error:
         print(f"{NAME}: configuration error: {error}", file=sys.stderr)
         sys.exit(2)
-    configure_logging(settings.log_level)
+    try:
+        observability = start_observability(
+            env, NAME, host=settings.host, level=settings.log_level, log_format=settings.log_format
+        )
+    except ConfigError as error:
+        print(f"{NAME}: configuration error: {error}", file=sys.stderr)
+        sys.exit(2)
     try:
         app = build_app(settings, bindings)
     except (ContractError, TemplateError) as error:
@@ -205,6 +215,7 @@ def main() -> None:
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, _stopped_by)
     server.run()
+    observability.close()
     if not server.started:
         sys.exit(1)
 

@@ -65,6 +65,7 @@ class GatewaySettings:
     log_level: str
     console: ConsoleSettings
     widget: WidgetSettings
+    log_format: str = "text"
 
     @classmethod
     def from_env(
@@ -112,6 +113,7 @@ class GatewaySettings:
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             console=ConsoleSettings.from_env(env),
             widget=WidgetSettings.from_env(env),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 
 

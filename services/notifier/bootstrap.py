@@ -12,6 +12,7 @@ from services.notifier.adapters.sinks.monday import MondayGraphQLSink
 from services.notifier.adapters.sinks.slack import SlackWebhookSink
 from services.notifier.adapters.sinks.smtp import SmtpSink
 from services.notifier.application.dispatcher import Dispatcher, Route
+from services.notifier.application.metrics import breaker_source, dlq_source
 from services.notifier.application.ports import Sink
 from services.notifier.application.privacy import NotifierPrivacy
 from services.notifier.application.service import NotifierService
@@ -24,6 +25,7 @@ from services.runtime.breakers import Breaker
 from services.runtime.db import create_db_engine, create_session_factory
 from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_server import ServiceDefinition
+from services.runtime.metrics import SCRAPE_SOURCES
 from services.runtime.migrations import MigrationHistory
 from services.runtime.redis_client import connect_redis, redis_probe
 from services.runtime.scheduler import JobScheduler
@@ -95,7 +97,12 @@ def build(settings: NotifierSettings) -> Application:
     if redis_client is not None:
         diagnostics.add_probe("redis", redis_probe(redis_client), required=False)
 
+    SCRAPE_SOURCES.add("notifier_dlq", dlq_source(service.stats))
+    SCRAPE_SOURCES.add("notifier_breakers", breaker_source(service.breakers))
+
     def close() -> None:
+        SCRAPE_SOURCES.remove("notifier_dlq")
+        SCRAPE_SOURCES.remove("notifier_breakers")
         engine.dispose()
         if redis_client is not None:
             redis_client.close()

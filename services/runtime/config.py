@@ -100,6 +100,10 @@ class Environment:
             value = self._from_file(f"{name}_FILE")
         return value or None
 
+    def raw(self, name: str) -> str | None:
+        """The value as set, empty included (None when unset): for variables where empty means off."""
+        return self._environ.get(name)
+
     def _from_file(self, variable: str) -> str:
         path = self._environ.get(variable, "").strip()
         if not path:
@@ -219,6 +223,7 @@ class ServerSettings:
     var_dir: str
     log_level: str
     security: GrpcSecurity
+    log_format: str = "text"
 
     @classmethod
     def from_env(cls, env: Environment, *, port_variable: str, default_port: int) -> ServerSettings:
@@ -232,6 +237,7 @@ class ServerSettings:
             var_dir=env.text("VAR_DIR", "./var"),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             security=GrpcSecurity.from_env(env),
+            log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 
     @property

@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.types import TypeDecorator
 
+from services.runtime import tracing
+
 POSTGRES_DRIVER = "postgresql+psycopg2"
 # Constraint names as the migrations write them, so autogenerate compares like with like.
 NAMING_CONVENTION = {
@@ -67,7 +69,7 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
     """An engine with the connection behaviour each backend needs for concurrent writers."""
     parsed = normalise_url(url) if isinstance(url, str) else url
     if is_postgres(parsed):
-        return create_engine(
+        engine = create_engine(
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
@@ -76,6 +78,8 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
             connect_args={"connect_timeout": 5, "application_name": "novahouse"},
             hide_parameters=True,  # bound values (emails, message text) stay out of errors and logs
         )
+        tracing.instrument_engine(engine)
+        return engine
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
         Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -88,6 +92,7 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
     )
     event.listen(engine, "connect", _configure_sqlite_connection)
     event.listen(engine, "begin", _begin_immediate)
+    tracing.instrument_engine(engine)
     return engine
 
 

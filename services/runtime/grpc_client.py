@@ -19,6 +19,7 @@ from typing import Any
 import grpc
 
 from services.runtime.grpc_security import GrpcSecurity
+from services.runtime.observability import instrument_channel
 
 SERVICE_CONFIG = json.dumps({"loadBalancingConfig": [{"round_robin": {}}]})
 
@@ -34,15 +35,18 @@ CHANNEL_OPTIONS = (
 
 
 def open_channel(address: str, security: GrpcSecurity | None = None) -> grpc.Channel:
-    """A channel over mutual TLS when configured; every call carries the internal key when one is
-    configured without TLS (services/runtime/grpc_security.py)."""
+    """A channel over mutual TLS when configured, whose calls are counted (grpc_client_* metrics),
+    carry the trace context, and carry the internal key when one is configured without TLS
+    (services/runtime/grpc_security.py)."""
     security = security or GrpcSecurity()
     if security.tls is not None:
         channel = grpc.secure_channel(address, security.tls.channel_credentials(), options=CHANNEL_OPTIONS)
     else:
         channel = grpc.insecure_channel(address, options=CHANNEL_OPTIONS)
     metadata = security.outgoing_metadata()
-    return grpc.intercept_channel(channel, _AddMetadata(metadata)) if metadata else channel
+    if metadata:
+        channel = grpc.intercept_channel(channel, _AddMetadata(metadata))
+    return instrument_channel(channel)
 
 
 class _AddMetadata(grpc.UnaryUnaryClientInterceptor):

@@ -41,6 +41,7 @@ from services.runtime.identity import (
     CallerIdentity,
 )
 from services.runtime.logs import request_id_var
+from services.runtime.observability import outer_interceptors
 
 log = logging.getLogger("services.rpc")
 
@@ -193,8 +194,9 @@ def create_server(
     security.check_listen_address(address.rsplit(":", 1)[0].strip("[]"))
     server = grpc.server(
         ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="grpc"),
-        # The call interceptor is outermost: refused calls are logged like any other.
-        interceptors=[CallInterceptor(), AccessInterceptor(security)],
+        # Tracing and metrics outermost: metrics see the status the error mapping inside settled on;
+        # the call interceptor comes before access, so refused calls are logged like any other.
+        interceptors=[*outer_interceptors(), CallInterceptor(), AccessInterceptor(security)],
         options=[
             # Without this a second process on the same port would silently share it.
             ("grpc.so_reuseport", 0),

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from services.runtime.metrics import counted_job
+
 log = logging.getLogger(__name__)
 
 
@@ -38,7 +40,10 @@ class JobScheduler:
     def every(self, seconds: float, job_id: str, func: Callable[[], object]) -> None:
         """Runs `func` every `seconds` (fractions allowed), first after one interval."""
         self._scheduler.add_job(
-            func, IntervalTrigger(seconds=seconds, timezone=dt.UTC), id=job_id, name=job_id
+            counted_job(job_id, func),
+            IntervalTrigger(seconds=seconds, timezone=dt.UTC),
+            id=job_id,
+            name=job_id,
         )
 
     def start(self) -> None:

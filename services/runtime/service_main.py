@@ -25,6 +25,7 @@ from services.runtime.diagnostics import Diagnostics
 from services.runtime.grpc_server import GrpcServer, ServiceDefinition, create_server
 from services.runtime.logs import configure_logging
 from services.runtime.migrations import MigrationHistory
+from services.runtime.observability import start_observability
 from services.runtime.scheduler import JobScheduler
 
 log = logging.getLogger(__name__)
@@ -124,19 +125,22 @@ class ServiceEntryPoint(Generic[S]):
             "command", nargs="?", default="serve", choices=("serve", "migrate", *self.commands)
         )
         command = parser.parse_args(argv).command
+        env = Environment()
         try:
-            settings = self.load_settings(Environment())
+            settings = self.load_settings(env)
         except ConfigError as error:
             print(f"{self.name}: configuration error: {error}", file=sys.stderr)
             sys.exit(2)
-        configure_logging(settings.server.log_level)
+        server = settings.server
         if command in self.commands:
+            configure_logging(server.log_level, log_format=server.log_format, service=self.name)
             try:
                 sys.exit(self.commands[command](settings))
             except SQLAlchemyError as error:
                 log.error("%s %s failed: %s", self.name, command, error)
                 sys.exit(2)
         if command == "migrate":
+            configure_logging(server.log_level, log_format=server.log_format, service=self.name)
             try:
                 self.migrate(settings)
             except SQLAlchemyError as error:
@@ -152,10 +156,19 @@ class ServiceEntryPoint(Generic[S]):
         signal.signal(signal.SIGTERM, request_stop)
         signal.signal(signal.SIGINT, request_stop)
         try:
+            # Before the service is built, so its engines, Redis clients and channels are traced.
+            observability = start_observability(
+                env, self.name, host=server.host, level=server.log_level, log_format=server.log_format
+            )
+        except ConfigError as error:
+            print(f"{self.name}: configuration error: {error}", file=sys.stderr)
+            sys.exit(2)
+        try:
             running = self.start(settings)
         except (RuntimeError, SQLAlchemyError) as error:
             log.error("%s cannot start: %s", self.name, error)
             sys.exit(1)
         stop_requested.wait()
         running.stop(settings.server.shutdown_grace_seconds)
+        observability.close()
         log.info("%s stopped", self.name)

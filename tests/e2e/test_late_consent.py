@@ -10,8 +10,8 @@ from contextlib import ExitStack
 
 import pytest
 
-from tests.e2e.conftest import ADMIN, Stack
 from tests.support.polling import eventually
+from tests.support.system import ADMIN, Stack
 
 EMAIL = "spozniony@example.com"
 VISITOR = {"X-Forwarded-For": "203.0.113.61", "User-Agent": "Mozilla/5.0 (late visitor)"}

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 import psutil
 import pytest
 
@@ -20,7 +21,9 @@ READY = "all four services are SERVING; the gateway is at"
 @pytest.fixture
 def launcher(tmp_path):
     ports = {
-        name: str(free_port()) for name in ("CONSENT_PORT", "NOTIFIER_PORT", "CHAT_PORT", "GATEWAY_PORT")
+        f"{name}{kind}_PORT": str(free_port())
+        for name in ("CONSENT", "NOTIFIER", "CHAT", "GATEWAY")
+        for kind in ("", "_METRICS")
     }
     environ = {
         **os.environ,
@@ -60,6 +63,10 @@ def test_the_stack_starts_says_where_the_gateway_is_and_ctrl_c_stops_everything(
     ]
     prefixes = {line.split("|")[0].strip() for line in lines if "|" in line}
     assert {"consent", "notifier", "chat", "gateway"} <= prefixes  # every service's log, labelled
+    for name in ("CONSENT", "NOTIFIER", "CHAT", "GATEWAY"):  # each process its own metrics endpoint
+        scraped = httpx.get(f"http://127.0.0.1:{ports[f'{name}_METRICS_PORT']}/metrics", timeout=10)
+        assert scraped.status_code == 200
+        assert "# TYPE process_cpu_seconds_total counter" in scraped.text
 
     process.send_signal(signal.SIGINT)
     output, _ = process.communicate(timeout=60)

@@ -62,7 +62,9 @@ def test_a_chat_replica_killed_during_follow_ups_sends_each_once_after_restart(
 ):
     stack = start_stack(chat={"FOLLOWUP_DELAYS": "1s,2s", "FOLLOWUP_SCAN_SECONDS": "0.2"})
     port = free_port()
-    second = ServiceProcess("chat", {**stack.environ["chat"], "CHAT_PORT": str(port)}, port=port)
+    second = ServiceProcess(
+        "chat", {**stack.environ["chat"], "CHAT_PORT": str(port), "CHAT_METRICS_PORT": ""}, port=port
+    )
     try:
         second.start().wait_serving()
         http = http_client(stack)

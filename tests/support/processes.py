@@ -13,6 +13,9 @@ from typing import Self
 from tests.support.network import wait_until_serving
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# The metrics endpoints' default ports (9460-9463) would collide between tests running side by side:
+# off unless a test gives a port.
+METRICS_OFF = {f"{name}_METRICS_PORT": "" for name in ("GATEWAY", "CONSENT", "NOTIFIER", "CHAT")}
 
 
 def run_module(
@@ -23,7 +26,7 @@ def run_module(
     return subprocess.run(
         [sys.executable, "-m", module, *args],
         cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **environ},
+        env={"PATH": "/usr/bin:/bin", **METRICS_OFF, **environ},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -38,7 +41,7 @@ class ServiceProcess:
         self.name = name
         self.port = port
         self.address = f"127.0.0.1:{port}"
-        self._environ = {**os.environ, "PYTHONUNBUFFERED": "1", **environ}
+        self._environ = {**os.environ, "PYTHONUNBUFFERED": "1", **METRICS_OFF, **environ}
         self._log = tempfile.NamedTemporaryFile(prefix=f"{name}-", suffix=".log", delete=False)  # noqa: SIM115
         self.process: subprocess.Popen | None = None
 

@@ -104,6 +104,10 @@ class Stack:
                 "API_RATE_LIMIT_MINUTE": "1000/minute",
             },
         }
+        # Each process's own metrics endpoint (docs/observability.md), on a free port.
+        self.metrics_ports = {name: free_port() for name in self.environ}
+        for name, port in self.metrics_ports.items():
+            self.environ[name][f"{name.upper()}_METRICS_PORT"] = str(port)
         for name, extra in overrides.items():
             self.environ[name] |= extra
         self.ports = ports

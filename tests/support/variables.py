@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from services.runtime.config import Environment
+from services.runtime.observability import ObservabilitySettings
 
 FEATURES_ON = {
     "SLACK_WEBHOOK_URL": "http://127.0.0.1:1/hook",
@@ -48,6 +49,7 @@ def variables_by_service() -> dict[str, set[str]]:
         for environ in ({}, FEATURES_ON):
             env = RecordingEnvironment(environ)
             load(env)
+            ObservabilitySettings.from_env(env, service)
             found[service] |= env.names
     return found
 

@@ -14,6 +14,7 @@ from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals
 from services.chat.domain.model import ChatMessage, Conversation, Role
+from services.runtime import tracing
 from services.runtime.claims import Claim, claim_rows, renew_claim, unleased
 from services.runtime.identity import CallerIdentity
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
@@ -191,6 +192,8 @@ class SqlOutbox:
                 "attempts": 0,
                 "next_attempt_at": now,
                 "created_at": now,
+                # The trace of the request that queued the call: the relay's hand-over continues it.
+                "trace_context": tracing.current_context_text(),
             },
             "idempotency_key",
         )
@@ -259,6 +262,7 @@ def _outbox_item(row: Row) -> OutboxItem:
         identity=CallerIdentity(row.client_ip, row.user_agent, row.request_id),
         attempts=row.attempts,
         claim_token=row.claim_token,
+        trace_context=row.trace_context,
     )
 
 

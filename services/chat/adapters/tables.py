@@ -97,5 +97,6 @@ outbox = Table(
     Column("claim_token", String(32)),
     Column("leased_until", UtcDateTime),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("trace_context", String(512)),
     Index("ix_outbox_next_attempt_at", "next_attempt_at"),
 )

@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from services.chat.application.conversations import CONSENT_KEY_PREFIX, NOTIFY, RECORD_CONSENT
+from services.chat.application.metrics import FOLLOWUP_OUTCOMES, FOLLOWUPS
 from services.chat.application.ports import ConsentChecker, DueFollowup, UnitOfWork
 from services.chat.domain.followups import due_cutoff, is_due
 from services.chat.domain.model import ChatMessage, FollowupOutcome, Role
@@ -171,6 +172,8 @@ class FollowupService:
                         unreachable = True
                         break
                     self._tally(report, outcome)
+        for counted in FOLLOWUP_OUTCOMES:
+            FOLLOWUPS.labels(counted).inc(getattr(report, counted))
         if report.sent or report.skipped_no_consent or report.deferred:
             log.info(
                 "follow-up pass: %d sent, %d already sent, %d skipped without consent, %d deferred",

@@ -73,6 +73,7 @@ class OutboxItem:
     identity: CallerIdentity
     attempts: int
     claim_token: str | None = None
+    trace_context: str | None = None  # W3C traceparent/tracestate as JSON (services/runtime/tracing.py)
 
 
 class Outbox(Protocol):

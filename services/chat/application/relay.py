@@ -17,7 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from services.chat.application.metrics import HANDOVERS
 from services.chat.application.ports import OutboxItem, UnitOfWork
+from services.runtime import tracing
 from services.runtime.backoff import backoff_seconds
 from services.runtime.claims import Claim
 from services.runtime.db import retry_while_database_unavailable, utcnow
@@ -122,8 +124,11 @@ class OutboxRelay:
         if not still_ours:
             return True  # another replica took it over after our lease ended
         try:
-            self._upstream.hand_over(item)
+            # The hand-over continues the trace of the request that queued it (its parent).
+            with tracing.continued_span(f"outbox.hand_over {item.kind}", item.trace_context):
+                self._upstream.hand_over(item)
         except HandOverFailed as error:
+            HANDOVERS.labels(item.kind, "failed").inc()
             delay = backoff_seconds(item.attempts + 1, *self._backoff)
             log.warning(
                 "outbox %s (%s) not handed over, retry in %.1fs: %s", item.key, item.kind, delay, error
@@ -133,6 +138,8 @@ class OutboxRelay:
                 uow.outbox.retry_later(item, at, mask_emails(str(error)))
                 uow.commit()
             return False
+
+        HANDOVERS.labels(item.kind, "ok").inc()
 
         def done() -> None:
             with self._unit_of_work() as uow:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from services.consent.application.metrics import CONSENT_CHANGES
 from services.consent.application.optin import OptIn
 from services.consent.application.ports import AuditQuery, UnitOfWork
 from services.consent.domain.model import (
@@ -271,6 +272,7 @@ class ConsentService:
                 ),
             )
             uow.commit()
+        CONSENT_CHANGES.labels(action.value).inc()
         return subject, result
 
 

@@ -29,6 +29,7 @@ from limits.aio.strategies import STRATEGIES, RateLimiter
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from services.gateway.adapters.metrics import count_decision
 from services.gateway.application.ports import RateLimitStorageStatus
 from services.gateway.application.ratelimit import Decision, LimitState, RatePolicy
 from services.gateway.settings import RateLimitSettings
@@ -149,6 +150,11 @@ class LimitsRateLimiter:
             await self._client.aclose()
 
     async def check(self, client_key: str, policies: Sequence[RatePolicy]) -> Decision:
+        decision = await self._check(client_key, policies)
+        count_decision(decision)
+        return decision
+
+    async def _check(self, client_key: str, policies: Sequence[RatePolicy]) -> Decision:
         if self._client is not None and self._using_redis:
             try:
                 return await self._decide_in_redis(client_key, policies)

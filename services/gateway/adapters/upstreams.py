@@ -7,6 +7,7 @@ back is used again within seconds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,8 +21,10 @@ from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.ports import UpstreamError
+from services.runtime import tracing
 from services.runtime.grpc_client import CHANNEL_OPTIONS
 from services.runtime.grpc_security import GrpcSecurity
+from services.runtime.metrics import grpc_call_metrics
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
 
@@ -48,10 +51,13 @@ class GrpcUpstreams:
         """Creates the channels (inside the running event loop, as grpc.aio requires)."""
         for service, address in self._addresses.items():
             tls = self._security.tls
+            interceptors = tracing.aio_client_interceptors() or None
             channel = (
-                grpc.aio.secure_channel(address, tls.channel_credentials(), options=CHANNEL_OPTIONS)
+                grpc.aio.secure_channel(
+                    address, tls.channel_credentials(), options=CHANNEL_OPTIONS, interceptors=interceptors
+                )
                 if tls is not None
-                else grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+                else grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS, interceptors=interceptors)
             )
             self._channels[service] = channel
             self._health[service] = health_pb2_grpc.HealthStub(channel)
@@ -80,12 +86,21 @@ class GrpcUpstreams:
     async def call(
         self, binding: HttpBinding, request: Message, metadata: Sequence[tuple[str, str]], timeout: float
     ) -> Message:
+        metrics = grpc_call_metrics(binding.rpc_path, client=True)
+        metrics.started.inc()
+        started = time.perf_counter()
         try:
-            return await self._calls[binding.rpc_path](
+            answer = await self._calls[binding.rpc_path](
                 request, timeout=timeout, metadata=(*metadata, *self._own_metadata)
             )
         except grpc.aio.AioRpcError as error:
+            metrics.done(error.code().name, time.perf_counter() - started)
             raise _upstream_error(error) from None
+        except BaseException:
+            metrics.done("CANCELLED", time.perf_counter() - started)
+            raise
+        metrics.done("OK", time.perf_counter() - started)
+        return answer
 
     async def serving_status(self, service: str, timeout: float) -> str:
         try:

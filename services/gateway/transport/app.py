@@ -33,6 +33,8 @@ from services.gateway.application.dispatch import (
     HttpRequest,
 )
 from services.gateway.application.errors import GatewayError, internal_error
+from services.gateway.transport.observability import TracingMiddleware, observe_request, route_of
+from services.runtime import tracing
 from services.runtime.logs import request_id_var
 
 access_log = logging.getLogger("services.gateway.access")
@@ -96,7 +98,9 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_with_request_id)
         finally:
-            elapsed_ms = (time.perf_counter() - started) * 1000
+            elapsed = time.perf_counter() - started
+            elapsed_ms = elapsed * 1000
+            observe_request(scope["method"], route_of(scope, TEMPLATE_KEY), status, elapsed)
             raw_path = scope.get("raw_path") or scope["path"].encode()
             path = scope.get(TEMPLATE_KEY) or _loggable(raw_path)
             level = logging.DEBUG if raw_path in QUIET_PATHS else logging.INFO
@@ -214,6 +218,8 @@ def create_app(
 ) -> Starlette:
     """`routes` are Starlette routes tried before the gateway's router (the console under /admin)."""
     middleware = [Middleware(RequestContextMiddleware, resolver=resolver)]
+    if tracing.enabled():
+        middleware.insert(0, Middleware(TracingMiddleware, template_key=TEMPLATE_KEY))
     if cors_origins:
         middleware.append(
             Middleware(

@@ -173,9 +173,15 @@ class SqlNotificationRepository:
         )
         for status, channel, count in grouped:
             stats.counts[(Status(status), Channel(channel))] = count
-        stats.oldest_pending_created_at = self._session.execute(
-            select(func.min(t.c.created_at)).where(t.c.status == Status.PENDING.value)
-        ).scalar()
+        oldest = self._session.execute(
+            select(t.c.channel, func.min(t.c.created_at))
+            .where(t.c.status == Status.PENDING.value)
+            .group_by(t.c.channel)
+        )
+        for channel, created_at in oldest:
+            stats.oldest_pending_by_channel[Channel(channel)] = created_at
+        if stats.oldest_pending_by_channel:
+            stats.oldest_pending_created_at = min(stats.oldest_pending_by_channel.values())
         return stats
 
 

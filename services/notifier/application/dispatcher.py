@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
+from services.notifier.application.metrics import DELIVERIES
 from services.notifier.application.ports import Sink
 from services.notifier.domain.model import (
     Channel,
@@ -23,6 +24,7 @@ from services.notifier.domain.model import (
     RateLimited,
     RetryableFailure,
 )
+from services.runtime import tracing
 from services.runtime.breakers import Breaker, BreakerOpen, BreakerStatus
 from services.runtime.errors import FailedPrecondition, NotFound
 
@@ -82,7 +84,19 @@ class Dispatcher:
         self, message: Message, *, wait: bool, now: dt.datetime, still_ours: Callable[[], bool] | None = None
     ) -> Attempt:
         """`still_ours` is asked once the gate is held, right before the sink would be called: a caller
-        whose claim on the entry may have lapsed while it waited renews it there, or backs off."""
+        whose claim on the entry may have lapsed while it waited renews it there, or backs off.
+
+        Each attempt is a span (in the trace of the call or retry pass that made it) and is counted in
+        `novahouse_notifier_deliveries_total{channel,outcome}`."""
+        with tracing.span("notifier.deliver", **{"notifier.channel": message.channel.value}) as span:
+            attempt = self._attempt(message, wait=wait, now=now, still_ours=still_ours)
+            span.set_attribute("notifier.outcome", attempt.result.value)
+        DELIVERIES.labels(message.channel.value, attempt.result.value).inc()
+        return attempt
+
+    def _attempt(
+        self, message: Message, *, wait: bool, now: dt.datetime, still_ours: Callable[[], bool] | None
+    ) -> Attempt:
         route = self._routes[message.channel]
         if not route.gate.acquire(blocking=wait):
             return Attempt(Result.BUSY)

@@ -22,6 +22,7 @@ class Sink(Protocol):
 class Stats:
     counts: dict[tuple[Status, Channel], int] = field(default_factory=dict)
     oldest_pending_created_at: dt.datetime | None = None
+    oldest_pending_by_channel: dict[Channel, dt.datetime] = field(default_factory=dict)
 
 
 class NotificationRepository(Protocol):

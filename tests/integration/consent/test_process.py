@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 
 import grpc
@@ -72,6 +73,8 @@ def run_consent(environ: dict[str, str], *args: str) -> subprocess.CompletedProc
         ({"AUTO_MIGRATE": "sometimes"}, "AUTO_MIGRATE"),
         ({"CONSENT_PSEUDONYM_KEY": "short"}, "CONSENT_PSEUDONYM_KEY"),
         ({"CONSENT_DATABASE_URL": "postgresql://postgres@127.0.0.1/consent"}, "CONSENT_PSEUDONYM_KEY"),
+        ({"CONSENT_METRICS_PORT": "ninety"}, "CONSENT_METRICS_PORT"),
+        ({"OTEL_EXPORTER_OTLP_ENDPOINT": "collector:4318"}, "OTEL_EXPORTER_OTLP_ENDPOINT"),
     ],
 )
 def test_a_bad_setting_stops_it_with_one_line_naming_the_variable(environ, variable, tmp_path):
@@ -81,6 +84,22 @@ def test_a_bad_setting_stops_it_with_one_line_naming_the_variable(environ, varia
     assert len(lines) == 1
     assert lines[0].startswith(f"consent: configuration error: {variable}: expected ")
     assert "short" not in lines[0]  # a secret is never echoed back
+
+
+def test_a_metrics_port_that_is_taken_stops_it_at_start_naming_the_variable(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_consent(
+            {"VAR_DIR": str(tmp_path), "CONSENT_PORT": str(free_port()), "CONSENT_METRICS_PORT": str(port)}
+        )
+    assert result.returncode == 2
+    assert (
+        f"consent: configuration error: CONSENT_METRICS_PORT: expected a free port on 127.0.0.1, got '{port} "
+        in result.stderr
+    )
+    assert "serving on" not in result.stderr  # nothing was started
 
 
 def test_without_auto_migrate_it_refuses_an_unmigrated_database(tmp_path):

@@ -64,6 +64,8 @@ def run_gateway(environ: dict[str, str]) -> subprocess.CompletedProcess:
         ({"GATEWAY_PORT": "eighty"}, "GATEWAY_PORT"),
         ({"CHAT_RATE_LIMIT": "lots"}, "CHAT_RATE_LIMIT"),
         ({"ADMIN_API_KEY": "short"}, "ADMIN_API_KEY"),
+        ({"GATEWAY_METRICS_PORT": "-1"}, "GATEWAY_METRICS_PORT"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
     ],
 )
 def test_a_malformed_setting_stops_it_with_one_line_naming_the_variable(environ, variable):
