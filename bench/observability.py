@@ -1,7 +1,12 @@
 """Scenario 6: what observability costs. `POST /api/unsubscribe` through a gateway and consent started
-afresh for each mode: metrics off, metrics on (the default) with tracing off, and metrics with tracing
-on at 100 % sampling to a local OTLP/HTTP receiver. The goal (issue 15): metrics cost the gateway at most
-10 % CPU per request.
+afresh for each mode: metrics endpoints off, metrics endpoints on (the default) with tracing off, and
+tracing on at 100 % sampling to a local OTLP/HTTP receiver. The goal (issue 15): metrics cost the gateway
+at most 10 % CPU per request.
+
+Caveat: the counters and histograms are kept whether or not the endpoint is served (there is no switch
+to leave the instrumentation out), so "metrics off" vs "on" measures the endpoint, not the counting; the
+counting's cost is what this branch adds over the previous release's gateway, measured by running
+`make bench` on both.
 
 `python -m bench.observability` runs this scenario alone (BENCH_SCALE applies); `make bench` runs it
 with the others.
@@ -112,7 +117,8 @@ def summary(runs: dict) -> list[str]:
     verdict = "met" if on_off is not None and on_off <= 1.10 else "missed"
     lines += [
         "",
-        f"Gateway CPU per request, metrics on ÷ off: {on_off:.3f} (goal ≤ 1.10: {verdict}); tracing at "
+        f"Gateway CPU per request, metrics endpoint on ÷ off: {on_off:.3f} (≤ 1.10: {verdict}; the counting "
+        "itself runs in both); tracing at "
         f"100 % ÷ metrics only: gateway {runs['gateway_cpu_tracing_on_vs_metrics_on']:.3f}, both processes "
         f"{runs['total_cpu_tracing_on_vs_metrics_on']:.3f} ({runs['spans_received']} spans received).",
     ]

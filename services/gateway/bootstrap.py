@@ -101,7 +101,9 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
     SCRAPE_SOURCES.add("gateway_rate_limit", storage_source(lambda: limiter.storage_in_use), cache_seconds=0)
     entries = upstream_entries(bindings, RoutePolicies(settings.rate_limits))
     openapi = OpenApiEndpoint()
-    deep_health = DeepHealth(list(settings.upstreams), upstreams, limiter, bindings)
+    deep_health = DeepHealth(
+        list(settings.upstreams), upstreams, limiter, bindings, settings.grpc_security.admin_key
+    )
     auth = AdminAuth(settings.admin_api_key, settings.unsubscribe_secrets)
     privacy = PrivacyRoutes(
         upstreams,

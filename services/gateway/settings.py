@@ -43,6 +43,11 @@ class RateLimitSettings:
     key_prefix: str
     redis_recheck_seconds: float
     enabled: bool = True  # false: no route is limited (e.g. the load balancer limits instead)
+    # IPv6 clients share one budget per network of this prefix length (one subscriber gets a /64).
+    ipv6_prefix: int = 64
+    # In memory (no Redis, or Redis down): at most this many clients are counted; the least recently
+    # seen are forgotten first.
+    memory_max_clients: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,8 @@ class GatewaySettings:
                     "RATE_LIMIT_REDIS_RECHECK_SECONDS", 5.0, minimum=0.05, maximum=3600
                 ),
                 enabled=env.flag("RATE_LIMIT_ENABLED", True),
+                ipv6_prefix=env.integer("RATE_LIMIT_IPV6_PREFIX", 64, minimum=32, maximum=128),
+                memory_max_clients=env.integer("RATE_LIMIT_MEMORY_MAX_CLIENTS", 100_000, minimum=100),
             ),
             trusted_proxies=env.parsed(
                 "TRUSTED_PROXIES", (), _networks, "comma-separated IP addresses or CIDRs such as 10.0.0.0/8"

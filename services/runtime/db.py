@@ -7,8 +7,10 @@ users write it. Whatever form a PostgreSQL URL takes, the psycopg2 driver is sel
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -82,7 +84,7 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
         return engine
     database = parsed.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        private_file(Path(database))
     engine = create_engine(
         parsed,
         pool_size=pool_size,
@@ -177,3 +179,12 @@ def retry_while_database_unavailable(
                 remaining,
             )
             time.sleep(min(RETRY_PAUSE_SECONDS if pause_seconds is None else pause_seconds, remaining))
+
+
+def private_file(path: Path) -> None:
+    """Creates the file (and its directories, mode 0700) readable by this user only (0600), before
+    SQLite creates it with the umask's permissions; SQLite gives its -wal and -shm files the same mode.
+    An existing file keeps its mode."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

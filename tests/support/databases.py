@@ -85,3 +85,16 @@ def service_schemas() -> dict:
         "notifier": (NOTIFIER, notifier_metadata),
         "chat": (CHAT, chat_metadata),
     }
+
+
+def dump_text(url: str | URL) -> str:
+    """Everything a database holds, as text: `pg_dump` for PostgreSQL, the SQL dump for SQLite."""
+    import sqlite3
+    import subprocess
+
+    parsed = normalise_url(url) if isinstance(url, str) else url
+    if parsed.get_backend_name() == "sqlite":
+        with sqlite3.connect(str(parsed.database)) as connection:
+            return "\n".join(connection.iterdump())
+    plain = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
+    return subprocess.run(["pg_dump", plain], capture_output=True, text=True, check=True, timeout=60).stdout

@@ -19,7 +19,8 @@ import pytest
 
 from tests.support.processes import REPO_ROOT
 
-IMAGE = "novahouse-chat-backend:latest"
+# Each test session builds under a tag of its own: other runs on the same engine build and tag too.
+IMAGE_REPOSITORY = "novahouse-chat-backend"
 BASE_IMAGE = "python:3.11-slim"
 REQUIRE_DOCKER = os.environ.get("TEST_REQUIRE_DOCKER", "") == "1"
 
@@ -56,13 +57,13 @@ class BuiltImage:
     build_output: str
 
 
-def build_image() -> BuiltImage:
+def build_image(tag: str) -> BuiltImage:
     """The base image if it is missing, then the repository's Dockerfile, as `.ci/run` builds it."""
     if docker("image", "inspect", BASE_IMAGE, check=False).returncode != 0:
         subprocess.run([str(REPO_ROOT / "deploy/docker/build-base-image.sh")], check=True, timeout=1200)
-    result = docker("build", "--network", "host", "-t", IMAGE, str(REPO_ROOT), timeout=1800)
-    size = int(docker("image", "inspect", "-f", "{{.Size}}", IMAGE).stdout.strip())
-    return BuiltImage(IMAGE, size, result.stdout)
+    result = docker("build", "--network", "host", "-t", tag, str(REPO_ROOT), timeout=1800)
+    size = int(docker("image", "inspect", "-f", "{{.Size}}", tag).stdout.strip())
+    return BuiltImage(tag, size, result.stdout)
 
 
 @dataclass
@@ -70,9 +71,9 @@ class Container:
     """One `docker run -d` of the image on the host network, read-only with a tmpfs /tmp."""
 
     name: str
+    image: str
     command: list[str]
     environ: dict[str, str]
-    image: str = IMAGE
     extra: list[str] = field(default_factory=list)
 
     def start(self) -> Container:

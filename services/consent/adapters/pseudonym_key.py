@@ -13,7 +13,7 @@ def load_or_create_key(path: Path) -> bytes:
     The new key is written to a private temporary file and linked into place, which fails if another
     process got there first; either way every process ends up reading the one key that won."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "wb") as handle:

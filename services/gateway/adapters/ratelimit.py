@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 import redis.asyncio
@@ -31,7 +32,7 @@ from redis.backoff import NoBackoff
 
 from services.gateway.adapters.metrics import count_decision
 from services.gateway.application.ports import RateLimitStorageStatus
-from services.gateway.application.ratelimit import Decision, LimitState, RatePolicy
+from services.gateway.application.ratelimit import Decision, LimitState, RatePolicy, limit_identity
 from services.gateway.settings import RateLimitSettings
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,9 @@ class LimitsRateLimiter:
         strategy = _STRATEGIES[settings.strategy]
         self._memory_storage = MemoryStorage()
         self._memory: RateLimiter = strategy(self._memory_storage)
+        self._memory_clients: OrderedDict[str, Sequence[RatePolicy]] = OrderedDict()
+        self._memory_max_clients = settings.memory_max_clients
+        self._ipv6_prefix = settings.ipv6_prefix
         self._recheck_seconds = settings.redis_recheck_seconds
         self._client: redis.asyncio.Redis | None = None
         self._key_prefix = settings.key_prefix
@@ -150,7 +154,7 @@ class LimitsRateLimiter:
             await self._client.aclose()
 
     async def check(self, client_key: str, policies: Sequence[RatePolicy]) -> Decision:
-        decision = await self._check(client_key, policies)
+        decision = await self._check(limit_identity(client_key, self._ipv6_prefix), policies)
         count_decision(decision)
         return decision
 
@@ -160,7 +164,18 @@ class LimitsRateLimiter:
                 return await self._decide_in_redis(client_key, policies)
             except Exception as error:  # whatever Redis did, the request is answered from memory
                 self._fall_back(error)
+        await self._forget_beyond_cap(client_key, policies)
         return await _decide(self._memory, "memory", client_key, policies)
+
+    async def _forget_beyond_cap(self, client_key: str, policies: Sequence[RatePolicy]) -> None:
+        """Keeps the memory counters to RATE_LIMIT_MEMORY_MAX_CLIENTS clients: the least recently seen
+        one is forgotten (its counters cleared) when a new one arrives; O(1), nothing is scanned."""
+        self._memory_clients[client_key] = policies
+        self._memory_clients.move_to_end(client_key)
+        while len(self._memory_clients) > self._memory_max_clients:
+            forgotten, its_policies = self._memory_clients.popitem(last=False)
+            for policy in its_policies:
+                await self._memory.clear(policy.limit, policy.name, forgotten)
 
     async def _decide_in_redis(self, client_key: str, policies: Sequence[RatePolicy]) -> Decision:
         keys = [f"{self._key_prefix}:{self.strategy}:{p.name}:{client_key}" for p in policies]
@@ -215,10 +230,15 @@ class LimitsRateLimiter:
 async def _decide(
     limiter: RateLimiter, storage: str, client_key: str, policies: Sequence[RatePolicy]
 ) -> Decision:
+    """Tests every limit first and counts the request against them only when all allow it: a request
+    that one limit refuses counts against none (as the Redis script does)."""
+    allowed_by = [await limiter.test(policy.limit, policy.name, client_key) for policy in policies]
+    admitted = all(allowed_by)
     states = []
-    for policy in policies:
-        allowed = await limiter.hit(policy.limit, policy.name, client_key)
+    for policy, allowed in zip(policies, allowed_by, strict=True):
+        if admitted:
+            allowed = await limiter.hit(policy.limit, policy.name, client_key)
         stats = await limiter.get_window_stats(policy.limit, policy.name, client_key)
-        remaining = max(0, stats.remaining) if allowed else 0
+        remaining = max(0, stats.remaining) if allowed and admitted else 0
         states.append(LimitState(policy, allowed, remaining, stats.reset_time))
     return Decision(tuple(states), storage)

@@ -17,6 +17,7 @@ from google.protobuf.message_factory import GetMessageClass
 from google.rpc import status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from novahouse.api.v1 import access_pb2
 from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
 from novahouse.runtime.v1 import diagnostics_pb2, diagnostics_pb2_grpc
 from services.gateway.application.contracts import HttpBinding
@@ -24,6 +25,7 @@ from services.gateway.application.ports import UpstreamError
 from services.runtime import tracing
 from services.runtime.grpc_client import CHANNEL_OPTIONS
 from services.runtime.grpc_security import GrpcSecurity
+from services.runtime.identity import ADMIN_KEY_KEY
 from services.runtime.metrics import grpc_call_metrics
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
@@ -39,6 +41,10 @@ class GrpcUpstreams:
         self._security = security or GrpcSecurity()
         # Sent with every call: the internal key, when one is configured without TLS.
         self._own_metadata = self._security.outgoing_metadata()
+        # Sent with calls of ADMIN RPCs, which the gateway (dispatch or console) has authorised already:
+        # the services check the admin key again.
+        admin_key = self._security.admin_key
+        self._admin_metadata = ((ADMIN_KEY_KEY, admin_key.reveal()),) if admin_key.configured else ()
         self._addresses = dict(addresses)
         self._bindings = tuple(bindings)
         self._channels: dict[str, grpc.aio.Channel] = {}
@@ -90,8 +96,11 @@ class GrpcUpstreams:
         metrics.started.inc()
         started = time.perf_counter()
         try:
+            extra = self._own_metadata
+            if binding.access == access_pb2.ACCESS_ADMIN and all(key != ADMIN_KEY_KEY for key, _ in metadata):
+                extra = (*extra, *self._admin_metadata)
             answer = await self._calls[binding.rpc_path](
-                request, timeout=timeout, metadata=(*metadata, *self._own_metadata)
+                request, timeout=timeout, metadata=(*metadata, *extra)
             )
         except grpc.aio.AioRpcError as error:
             metrics.done(error.code().name, time.perf_counter() - started)

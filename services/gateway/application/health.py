@@ -5,13 +5,19 @@ service costs at most a few seconds and never hides the others. It answers 503 n
 a service that is unreachable or not SERVING, a dependency a service says it requires, or the
 gateway's configured Redis. Open breakers and optional dependencies are listed as degraded: the
 system still works (notifications wait in the dead-letter queue, caches fall back to memory).
+
+Only a caller with the admin key (X-ADMIN-API-KEY) gets that report; anyone else gets the status and
+"up" or "down" per service, nothing about addresses, breakers or queues. One report serves every
+caller for REPORT_TTL_SECONDS, and concurrent callers share the one being made, so the endpoint
+cannot be used to fan calls out to every service.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from google.protobuf.message_factory import GetMessageClass
@@ -20,9 +26,11 @@ from services.gateway.application.contracts import HttpBinding
 from services.gateway.application.dispatch import HttpReply, HttpRequest, upstream_failure
 from services.gateway.application.json_values import message_to_json
 from services.gateway.application.ports import RateLimitStorage, UpstreamError, Upstreams
-from services.runtime.identity import CallerIdentity
+from services.runtime.access import Secret
+from services.runtime.identity import ADMIN_KEY_KEY, CallerIdentity
 
 HEALTH_TIMEOUT_SECONDS = 1.0
+REPORT_TTL_SECONDS = 1.0
 # Diagnostics probe each dependency for up to 2 s (services.runtime.diagnostics).
 DIAGNOSTICS_TIMEOUT_SECONDS = 3.0
 ADMIN_CALL_TIMEOUT_SECONDS = 2.0
@@ -49,7 +57,13 @@ class DeepHealth:
         upstreams: Upstreams,
         limiter: RateLimitStorage,
         bindings: Sequence[HttpBinding],
+        admin_key: Secret | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        self._admin_key = admin_key or Secret(None)
+        self._clock = clock
+        self._report: tuple[float, int, dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
         self._services = tuple(services)
         self._upstreams = upstreams
         self._limiter = limiter
@@ -57,6 +71,23 @@ class DeepHealth:
         self._extras = {name: by_rpc[rpc] for name, rpc in EXTRA_CALLS.items() if rpc in by_rpc}
 
     async def handle(self, request: HttpRequest) -> HttpReply:
+        status, document = await self._cached_report(request)
+        if self._admin_key.matches(request.headers.get(ADMIN_KEY_KEY)):
+            return json_reply(status, document)
+        services = {
+            name: "up" if report.get("health") == "SERVING" and not _required_down(name, document) else "down"
+            for name, report in document["services"].items()
+        }
+        return json_reply(status, {"status": document["status"], "services": services})
+
+    async def _cached_report(self, request: HttpRequest) -> tuple[int, dict[str, Any]]:
+        async with self._lock:
+            if self._report is None or self._clock() - self._report[0] >= REPORT_TTL_SECONDS:
+                status, document = await self._full_report(request)
+                self._report = (self._clock(), status, document)
+            return self._report[1], self._report[2]
+
+    async def _full_report(self, request: HttpRequest) -> tuple[int, dict[str, Any]]:
         identity = CallerIdentity(request.client.key, request.client.user_agent, request.client.request_id)
         metadata = identity.as_metadata()
         reports, rate_limits = await asyncio.gather(
@@ -81,7 +112,7 @@ class DeepHealth:
             "services": services,
             "rate_limits": rate_limits,
         }
-        return json_reply(503 if down else 200, document)
+        return (503 if down else 200), document
 
     async def _service(
         self, name: str, metadata: Sequence[tuple[str, str]]
@@ -151,3 +182,7 @@ class DeepHealth:
                 "detail": status.redis_detail,
             },
         }
+
+
+def _required_down(service: str, document: dict[str, Any]) -> bool:
+    return any(entry == service or entry.startswith(f"{service}.") for entry in document["down"])

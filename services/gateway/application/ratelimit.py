@@ -7,6 +7,7 @@ of a route in a single Redis round trip without anything here changing.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from collections.abc import Sequence
@@ -98,3 +99,16 @@ def rate_limit_headers(
     if not decision.allowed:
         headers.append(("retry-after", str(decision.retry_after(now))))
     return headers
+
+
+def limit_identity(client_key: str, ipv6_prefix: int = 64) -> str:
+    """Whom a budget belongs to: an IPv4 address itself, an IPv6 address's network of `ipv6_prefix`
+    bits ('2001:db8:1:2::/64'): a subscriber gets a whole /64 and could otherwise pick a new address
+    for every request. Anything else (e.g. 'unknown') as it is."""
+    try:
+        address = ipaddress.ip_address(client_key)
+    except ValueError:
+        return client_key
+    if isinstance(address, ipaddress.IPv6Address) and ipv6_prefix < 128:
+        return str(ipaddress.IPv6Network((address, ipv6_prefix), strict=False))
+    return client_key

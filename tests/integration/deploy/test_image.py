@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from services.chat.adapters.tables import conversations
 from services.consent.adapters.tables import audit_log
 from tests.support.databases import fresh_postgres_database, query
-from tests.support.docker import BuiltImage, Container, build_image, docker, require_engine, unique_name
+from tests.support.docker import Container, docker, unique_name
 from tests.support.network import free_port, wait_until_http_ok, wait_until_serving
 
 ADMIN_KEY = "image-test-admin-key-0123456789abcdefghij"
@@ -25,12 +25,6 @@ PSEUDONYM_KEY = "image-test-pseudonym-key-0123456789abcdefgh"
 MAX_IMAGE_BYTES = 450 * 1024 * 1024
 # The first test builds the image (minutes when its dependencies change, on 2 shared cores).
 pytestmark = pytest.mark.timeout(1800)
-
-
-@pytest.fixture(scope="session")
-def image() -> BuiltImage:
-    require_engine()
-    return build_image()
 
 
 def test_the_image_is_reported_runs_as_non_root_and_holds_no_compiler_or_test_tools(image, capsys):
@@ -99,7 +93,7 @@ def test_each_service_serves_from_the_image_and_the_gateway_answers(
             environ[name][f"{name.upper()}_DATABASE_URL"] = url.render_as_string(hide_password=False)
         for name in ("consent", "notifier", "chat", "gateway"):
             command = ["python", "-m", f"services.{name}"]
-            container = Container(unique_name(name), command, common | environ[name])
+            container = Container(unique_name(name), image.tag, command, common | environ[name])
             containers.append(container.start())
             try:
                 if name == "gateway":

@@ -9,7 +9,11 @@ import grpc
 import httpx
 import pytest
 
+from services.gateway.application.health import REPORT_TTL_SECONDS
+from tests.support.gateway import ADMIN_KEY as _DEEP_KEY
 from tests.support.services import start_sqlite_consent
+
+DEEP = {"X-ADMIN-API-KEY": _DEEP_KEY}  # the full report needs the admin key
 
 
 @pytest.fixture
@@ -24,7 +28,7 @@ def test_a_stopped_service_is_503_on_its_routes_and_in_deep_health(start_gateway
     gateway = start_gateway(CONSENT_ADDR=f"127.0.0.1:{own_consent.port}")
     with httpx.Client(base_url=gateway.url) as http:
         assert http.post("/api/unsubscribe", json={"email": "stop@example.com"}).status_code == 200
-        assert http.get("/api/health/deep").status_code == 200
+        assert http.get("/api/health/deep", headers=DEEP).status_code == 200
         own_consent.stop()
         started = time.monotonic()
         for path in ("/api/unsubscribe", "/api/revoke-consent"):
@@ -36,7 +40,13 @@ def test_a_stopped_service_is_503_on_its_routes_and_in_deep_health(start_gateway
                 "details": [],
             }
         assert time.monotonic() - started < 3  # refused at once, not held until the deadline
-        deep = http.get("/api/health/deep")
+        time.sleep(REPORT_TTL_SECONDS)  # the report cached before the stop said "ok"
+        public = http.get("/api/health/deep")
+        assert (public.status_code, public.json()) == (
+            503,
+            {"status": "down", "services": {"chat": "up", "consent": "down", "notifier": "up"}},
+        )
+        deep = http.get("/api/health/deep", headers=DEEP)
         assert deep.status_code == 503
         body = deep.json()
         assert body["status"] == "down"
@@ -52,7 +62,7 @@ def test_a_stopped_fake_service_is_named_in_deep_health(start_gateway, notifier,
     notifier.stop()
     with httpx.Client(base_url=gateway.url) as http:
         assert http.get("/api/admin/breakers", headers=admin).status_code == 503
-        deep = http.get("/api/health/deep").json()
+        deep = http.get("/api/health/deep", headers=DEEP).json()
     assert deep["down"] == ["notifier"]
     assert deep["services"]["notifier"]["breakers"] == {
         "error": "the notifier service is unavailable, try again later"
@@ -82,7 +92,7 @@ def test_a_required_dependency_that_is_down_makes_deep_health_503(start_gateway,
     )
     gateway = start_gateway()
     with httpx.Client(base_url=gateway.url) as http:
-        deep = http.get("/api/health/deep")
+        deep = http.get("/api/health/deep", headers=DEEP)
     assert deep.status_code == 503
     assert deep.json()["down"] == ["chat.database"]
     assert "chat.redis" in deep.json()["degraded"]

@@ -8,7 +8,10 @@ import pytest
 from services.gateway.application.contracts import http_bindings
 from services.gateway.bootstrap import load_bindings
 from tests.support.billing_contract import billing_file, start_billing
+from tests.support.gateway import ADMIN_KEY as _DEEP_KEY
 from tests.support.gateway import GatewayServer
+
+DEEP = {"X-ADMIN-API-KEY": _DEEP_KEY}  # the full report needs the admin key
 
 
 @pytest.fixture
@@ -28,7 +31,7 @@ def test_an_annotated_rpc_of_a_new_service_is_served_documented_and_health_check
             response = http.get("/api/billing/invoices/inv%2F7", params={"currency": "PLN"})
             unknown = http.get("/api/billing/invoices/inv-7", params={"amount": "1"})
             document = http.get("/api/openapi.json").json()
-            deep = http.get("/api/health/deep").json()
+            deep = http.get("/api/health/deep", headers=DEEP).json()
     finally:
         gateway.stop()
     assert response.status_code == 200

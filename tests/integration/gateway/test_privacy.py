@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import sqlite3
-import subprocess
 import time
 import uuid
 
@@ -17,6 +15,7 @@ import redis
 
 from novahouse.chat.v1 import chat_pb2
 from novahouse.consent.v1 import consent_pb2
+from tests.support.databases import dump_text
 from tests.support.gateway import ADMIN_KEY, GatewayServer, unique_prefix
 from tests.support.polling import eventually
 from tests.support.stack import ChatStack
@@ -72,14 +71,9 @@ def http(gateway):
 
 
 def _dump(url) -> str:
-    """Everything a database holds, as text: pg_dump for PostgreSQL, the SQL dump for SQLite."""
-    if url.get_backend_name() == "sqlite":
-        with sqlite3.connect(url.database) as connection:
-            return "\n".join(connection.iterdump())
-    if shutil.which("pg_dump") is None:
+    if url.get_backend_name() == "postgresql" and shutil.which("pg_dump") is None:
         pytest.fail("pg_dump is not installed")
-    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    return subprocess.run(["pg_dump", plain], capture_output=True, text=True, check=True, timeout=60).stdout
+    return dump_text(url)
 
 
 def _redis_values(redis_url: str, prefix: str) -> str:

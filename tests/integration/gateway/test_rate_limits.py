@@ -10,6 +10,11 @@ import httpx
 import pytest
 import redis
 
+from services.gateway.application.health import REPORT_TTL_SECONDS
+from tests.support.gateway import ADMIN_KEY as _DEEP_KEY
+
+DEEP = {"X-ADMIN-API-KEY": _DEEP_KEY}  # the full report needs the admin key
+
 CHAT = "/api/chatbot/chat"
 MESSAGE = {"message": "Dzień dobry", "session_id": "s-limits"}
 
@@ -104,7 +109,7 @@ def test_every_strategy_enforces_the_limit_in_every_storage(start_gateway, reque
     gateway = start_gateway(CHAT_RATE_LIMIT="3 per hour", RATE_LIMIT_STRATEGY=strategy, REDIS_URL=redis_url)
     with httpx.Client(base_url=gateway.url) as http:
         answers = [http.post(CHAT, json=MESSAGE) for _ in range(4)]
-        health = http.get("/api/health/deep").json()["rate_limits"]
+        health = http.get("/api/health/deep", headers=DEEP).json()["rate_limits"]
     assert [a.status_code for a in answers] == [200, 200, 200, 429]
     assert [a.headers["x-ratelimit-remaining"] for a in answers] == ["2", "1", "0", "0"]
     assert health["storage"] == storage
@@ -124,7 +129,7 @@ def test_redis_stopped_mid_run_limits_continue_in_memory_then_return_to_redis(
     with httpx.Client(base_url=gateway.url) as http:
 
         def storage() -> tuple[int, dict]:
-            deep = http.get("/api/health/deep")
+            deep = http.get("/api/health/deep", headers=DEEP)
             return deep.status_code, deep.json()
 
         assert [http.post(CHAT, json=MESSAGE).status_code for _ in range(2)] == [200, 200]
@@ -136,6 +141,7 @@ def test_redis_stopped_mid_run_limits_continue_in_memory_then_return_to_redis(
         during_outage = [http.post(CHAT, json=MESSAGE) for _ in range(4)]
         assert [a.status_code for a in during_outage] == [200, 200, 200, 429]
         assert all("x-ratelimit-limit" in a.headers for a in during_outage)
+        time.sleep(REPORT_TTL_SECONDS)  # the report cached a second ago said Redis
         status, deep = storage()
         assert status == 503
         assert deep["rate_limits"]["storage"] == "memory"
@@ -147,6 +153,7 @@ def test_redis_stopped_mid_run_limits_continue_in_memory_then_return_to_redis(
         while storage()[1]["rate_limits"]["storage"] != "redis":
             assert time.monotonic() < deadline, "never switched back to Redis"
             time.sleep(0.1)
+        time.sleep(REPORT_TTL_SECONDS)
         assert storage()[0] == 200
         assert http.post(CHAT, json=MESSAGE).status_code == 200
         assert private_redis.keys(f"{prefix}:*")
@@ -159,7 +166,7 @@ def test_a_redis_that_is_down_at_start_is_no_reason_not_to_serve(start_gateway, 
     gateway = start_gateway(REDIS_URL="redis://127.0.0.1:1/0", CHAT_RATE_LIMIT="1 per hour")
     with httpx.Client(base_url=gateway.url) as http:
         assert [http.post(CHAT, json=MESSAGE).status_code for _ in range(2)] == [200, 429]
-        assert http.get("/api/health/deep").json()["rate_limits"]["storage"] == "memory"
+        assert http.get("/api/health/deep", headers=DEEP).json()["rate_limits"]["storage"] == "memory"
 
 
 def test_every_limit_of_a_route_costs_one_redis_round_trip_headers_included(

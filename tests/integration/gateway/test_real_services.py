@@ -185,7 +185,7 @@ def test_the_follow_up_admin_routes(http, stack):
 
 def test_health_reports_the_real_services(http):
     assert http.get("/api/health").json() == {"status": "ok"}
-    deep = http.get("/api/health/deep")
+    deep = http.get("/api/health/deep", headers=ADMIN)
     assert deep.status_code == 200, deep.text
     services = deep.json()["services"]
     assert set(services) == {"consent", "notifier", "chat"}

@@ -12,6 +12,9 @@ from openapi_spec_validator import validate
 
 from novahouse.chat.v1 import chat_pb2
 from novahouse.notifier.v1 import notifier_pb2
+from tests.support.gateway import ADMIN_KEY as _DEEP_KEY
+
+DEEP = {"X-ADMIN-API-KEY": _DEEP_KEY}  # the full report needs the admin key
 
 
 def new_email(label: str = "route") -> str:
@@ -210,7 +213,7 @@ def test_liveness_calls_no_upstream_and_is_never_rate_limited(start_gateway, cha
 
 def test_deep_health_reports_every_service_breakers_dead_letters_and_rate_limit_storage(http, notifier):
     notifier.servicer.breaker_state = notifier_pb2.BREAKER_STATE_OPEN
-    response = http.get("/api/health/deep")
+    response = http.get("/api/health/deep", headers=DEEP)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ok"

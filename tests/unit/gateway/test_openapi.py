@@ -110,17 +110,16 @@ SAMPLES = {
         "message",
         {"session_id": ["s"]},
     ],
+    # (a missing, null or PENDING status and negative days pass the gateway; the contract's rules
+    # refuse them, so the samples keep to a status the contract allows)
     "/api/admin/dlq/purge": [
         {"status": "DEAD_LETTER_STATUS_FAILED", "older_than_days": 30},
         {"status": "FAILED"},
         {"status": 3},
-        {"status": None},
-        {"older_than_days": 2**31},
-        {"older_than_days": -(2**31)},
-        {"older_than_days": 1.0},
-        {"older_than_days": 1.5},
-        {"older_than_days": "1"},
-        {"older_than_days": True},
+        *(
+            {"status": "DEAD_LETTER_STATUS_DELIVERED", "older_than_days": d}
+            for d in (2**31, 0, 1.0, 1.5, "1", True)
+        ),
     ],
     # (ids that are not numbers, e.g. ["a"], pass the gateway; the contract's rule refuses them)
     "/api/admin/dlq/retry": [{"ids": []}, {"ids": ["1", "2"]}, {"ids": "a"}, {"ids": [None]}, {"ids": [1]}],
@@ -165,6 +164,13 @@ def test_the_document_carries_the_rules_the_contracts_declare(document):
     schemas = document["components"]["schemas"]
     retry = schemas["novahouse.notifier.v1.RetryDeadLettersRequest"]["properties"]["ids"]
     assert retry["items"] == {"type": "string", "pattern": "^[0-9]{1,18}$"}  # repeated.items rules
+    purge = schemas["novahouse.notifier.v1.PurgeDeadLettersRequest"]
+    assert purge["required"] == ["status"]  # google.api.field_behavior = REQUIRED: present, not null
+    assert purge["properties"]["status"] == {
+        "type": "string",
+        "enum": ["DEAD_LETTER_STATUS_DELIVERED", "DEAD_LETTER_STATUS_FAILED"],  # enum.in = [2, 3]
+    }
+    assert purge["properties"]["older_than_days"]["minimum"] == 0
 
 
 def test_the_rules_in_the_document_are_the_ones_protovalidate_enforces():
@@ -177,6 +183,11 @@ def test_the_rules_in_the_document_are_the_ones_protovalidate_enforces():
         notifier_pb2.GetDeadLetterRequest(id="99999999999999999999999"),
         notifier_pb2.RetryDeadLettersRequest(ids=["1", ""]),
         chat_pb2.GetConversationRequest(session_id="a b"),
+        notifier_pb2.PurgeDeadLettersRequest(),  # no status
+        notifier_pb2.PurgeDeadLettersRequest(status=notifier_pb2.DEAD_LETTER_STATUS_PENDING),
+        notifier_pb2.PurgeDeadLettersRequest(
+            status=notifier_pb2.DEAD_LETTER_STATUS_FAILED, older_than_days=-1
+        ),
     ]
     for message in refused:
         assert protovalidate.collect_violations(message), message
@@ -184,5 +195,6 @@ def test_the_rules_in_the_document_are_the_ones_protovalidate_enforces():
         notifier_pb2.ListDeadLettersRequest(page_size=0),
         notifier_pb2.GetDeadLetterRequest(id="17"),
         chat_pb2.GetConversationRequest(session_id="s-1_A"),
+        notifier_pb2.PurgeDeadLettersRequest(status=notifier_pb2.DEAD_LETTER_STATUS_DELIVERED),
     ]
-    assert [protovalidate.collect_violations(m) for m in accepted] == [[], [], []]
+    assert [protovalidate.collect_violations(m) for m in accepted] == [[]] * len(accepted)

@@ -1,16 +1,16 @@
 """The outbox keeps the trace context of the transaction that queued a call, so the relay's hand-over
 continues the visitor's trace (docs/observability.md).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
