@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.engine import URL
 
+from services.runtime import consent_texts
 from services.runtime.breakers import BreakerSettings
 from services.runtime.config import Environment, ServerSettings, parse_host_port, parse_http_url
 from services.runtime.db import normalise_url
@@ -75,7 +76,7 @@ class ChatSettings:
             followup_delays=env.durations("FOLLOWUP_DELAYS", (1800.0, 86400.0, 259200.0)),
             followup_scan_seconds=env.number("FOLLOWUP_SCAN_SECONDS", 60.0, minimum=0.05),
             lead_alert_threshold=env.integer("LEAD_ALERT_THRESHOLD", 70, minimum=1, maximum=100),
-            consent_text_version=env.text("CONSENT_TEXT_VERSION", "chat-widget-1"),
+            consent_text_version=env.text("CONSENT_TEXT_VERSION", consent_texts.catalogue().current.version),
             scheduler_enabled=env.flag("SCHEDULER_ENABLED", True),
             breakers=BreakerSettings.from_env(env),
             llm=LlmSettings(

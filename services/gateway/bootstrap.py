@@ -35,6 +35,7 @@ from services.gateway.application.routing import PathTemplate, RouteTable, Templ
 from services.gateway.console.routes import ConsoleParts, console_routes
 from services.gateway.settings import GatewaySettings
 from services.gateway.transport.app import create_app
+from services.gateway.widget.routes import widget_routes
 from services.runtime.config import ConfigError, Environment
 from services.runtime.metrics import SCRAPE_SOURCES
 from services.runtime.observability import start_observability
@@ -158,7 +159,7 @@ def build_app(settings: GatewaySettings, bindings: Sequence[HttpBinding]) -> Sta
         cors_origins=settings.cors_origins,
         methods=sorted({method for method, _, _ in entries}),
         lifespan=lifespan,
-        routes=console,
+        routes=[*console, *widget_routes(settings.widget)],
     )
 
 

@@ -11,6 +11,7 @@ from limits import parse_many
 
 from services.gateway.application.ratelimit import Rate
 from services.gateway.console.settings import ConsoleSettings
+from services.gateway.widget.settings import WidgetSettings
 from services.runtime.config import ConfigError, Environment, parse_host_port
 from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.redis_client import parse_key_prefix, parse_redis_url
@@ -69,6 +70,7 @@ class GatewaySettings:
     shutdown_grace_seconds: float
     log_level: str
     console: ConsoleSettings
+    widget: WidgetSettings
     log_format: str = "text"
 
     @classmethod
@@ -118,6 +120,7 @@ class GatewaySettings:
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),
             console=ConsoleSettings.from_env(env),
+            widget=WidgetSettings.from_env(env),
             log_format=env.choice("LOG_FORMAT", "text", ("text", "json")),
         )
 

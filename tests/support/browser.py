@@ -59,6 +59,7 @@ class Browser:
         for flag in FLAGS:
             options.add_argument(flag)
         options.add_argument(f"--window-size={WIDTH},{MIN_HEIGHT}")
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console messages, for errors()
         profile = folder / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
         options.add_argument(f"--user-data-dir={profile}")
@@ -103,6 +104,10 @@ class Browser:
             listing = "\n".join(str(path) for path in self.screenshots)
             raise AssertionError(f"step {name!r} failed: {error}\nscreenshots:\n{listing}") from error
         self.shot(name)
+
+    def errors(self) -> list[str]:
+        """The console's errors (failed loads, CSP violations, uncaught exceptions) since the last call."""
+        return [entry["message"] for entry in self.driver.get_log("browser") if entry["level"] == "SEVERE"]
 
     def close(self) -> None:
         self.driver.quit()

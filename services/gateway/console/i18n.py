@@ -110,6 +110,7 @@ _PAIRS: dict[str, tuple[str, str]] = {
     "when": ("When", "Kiedy"),
     "source": ("Source", "Źródło"),
     "reason": ("Reason", "Powód"),
+    "text_version": ("Consent text (version)", "Treść zgody (wersja)"),
     "yes": ("yes", "tak"),
     "no": ("no", "nie"),
     "privacy": ("Audit chain, export and erasure", "Łańcuch audytu, eksport i usunięcie"),

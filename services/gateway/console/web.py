@@ -29,6 +29,7 @@ from services.gateway.console.security import (
     origin_problem,
 )
 from services.gateway.transport.app import CONTEXT_KEY  # where the request's ClientContext is left
+from services.runtime.consent_texts import catalogue
 from services.runtime.identity import CallerIdentity
 
 log = logging.getLogger("services.gateway.console")
@@ -41,6 +42,8 @@ templates = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+# An audit entry's consent text version -> the exact text it showed (services/runtime/consent_texts.py).
+templates.globals["consent_text"] = catalogue().text
 
 
 @dataclass

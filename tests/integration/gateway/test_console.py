@@ -14,6 +14,7 @@ import pytest
 from novahouse.consent.v1 import consent_pb2
 from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
 from services.gateway.console.security import SessionSigner
+from services.runtime.consent_texts import catalogue
 from services.runtime.db import normalise_url
 from tests.support.console import csrf_of, login
 from tests.support.databases import service_schemas
@@ -283,7 +284,11 @@ def test_dead_letter_pages_mask_addresses_and_phone_numbers(operator, notifier, 
 def test_consent_lookup_shows_status_and_audit_and_is_logged_without_the_address(stack, operator, caplog):
     stack.consent.RecordConsent(
         consent_pb2.RecordConsentRequest(
-            email=EMAIL, marketing_consent=True, rodo_consent=True, source="chat", consent_text_version="v1"
+            email=EMAIL,
+            marketing_consent=True,
+            rodo_consent=True,
+            source="chat",
+            consent_text_version=catalogue().current.version,
         )
     )
     caplog.set_level(logging.INFO, logger="services.gateway.console")
@@ -295,6 +300,9 @@ def test_consent_lookup_shows_status_and_audit_and_is_logged_without_the_address
     assert "privacy-missing" not in answer.text  # the privacy routes of docs/privacy.md are here
     assert 'id="consent-status"' in answer.text
     assert "chat" in answer.text
+    # the audit entry's text version, with the exact texts it stands for (the widget's data file)
+    assert f"<summary>{catalogue().current.version}</summary>" in answer.text
+    assert catalogue().current.texts["en"]["marketing"] in answer.text
     assert "location" not in answer.headers  # the address is answered in the page, never in a URL
     lines = [r.getMessage() for r in caplog.records if "console action=consent.lookup" in r.getMessage()]
     session_id = operator.cookies.get("nh_console").split(".")[0]
