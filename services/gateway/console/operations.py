@@ -22,6 +22,7 @@ from services.gateway.console.backend import ConsoleBackend, Panel, guarded, jso
 from services.gateway.console.present import BAR_WIDTH, CHART_HEIGHT, CHART_WIDTH, age, chart, masked_payload
 from services.gateway.console.present import mask as mask_text
 from services.gateway.console.web import Page
+from services.runtime.identity import ADMIN_KEY_KEY
 
 STATUSES = ("DEAD_LETTER_STATUS_PENDING", "DEAD_LETTER_STATUS_FAILED", "DEAD_LETTER_STATUS_DELIVERED")
 CHANNELS = ("CHANNEL_SLACK", "CHANNEL_MONDAY", "CHANNEL_EMAIL")
@@ -44,9 +45,11 @@ def notice(page: Page) -> str | None:
 
 
 class Operations:
-    def __init__(self, backend: ConsoleBackend, deep_health: DeepHealth) -> None:
+    def __init__(self, backend: ConsoleBackend, deep_health: DeepHealth, admin_key: str) -> None:
         self._backend = backend
         self._deep_health = deep_health
+        # The console is the admin's view: the deep-health report in full, as with the admin key.
+        self._admin_headers = {ADMIN_KEY_KEY: admin_key.encode()}
 
     async def _health(self, page: Page) -> Panel:
         client = page.client or ClientContext("console", "", page.request_id)
@@ -54,7 +57,7 @@ class Operations:
         async def no_body() -> bytes:
             return b""
 
-        request = HttpRequest("GET", b"/api/health/deep", b"", {}, client, no_body)
+        request = HttpRequest("GET", b"/api/health/deep", b"", self._admin_headers, client, no_body)
         reply = await self._deep_health.handle(request)
         return Panel(json_body(reply.body))
 

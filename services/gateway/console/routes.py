@@ -40,7 +40,7 @@ def console_routes(settings: ConsoleSettings, admin_key: str | None, parts: Cons
     signer = SessionSigner(admin_key, int(settings.session_minutes * 60)) if admin_key else None
     guard = Guard(signer, parts.trusted_proxies)
     backend = ConsoleBackend(parts.upstreams, parts.bindings)
-    ops = Operations(backend, parts.deep_health)
+    ops = Operations(backend, parts.deep_health, admin_key or "")
     access = Access(
         backend, parts.limiter, settings.login_rate_limit, parts.routes, parts.dispatch, admin_key
     )
