@@ -203,6 +203,9 @@ def link_operation(method: str, route: LinkRoute) -> dict:
         },
     }
     if method != "GET":
+        # Refused before the form is read, in the gateway's JSON error shape like every other route.
+        operation["responses"]["413"] = {"description": "The body is larger than MAX_BODY_BYTES"}
+        operation["responses"]["415"] = {"description": "A body that is not a form"}
         fields = {ONE_CLICK_FIELD: {"type": "string", "enum": [ONE_CLICK_VALUE]}} if route.one_click else {}
         schema = {"type": "object", "properties": fields, "required": list(fields)}
         operation["requestBody"] = {

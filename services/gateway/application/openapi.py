@@ -214,12 +214,24 @@ def _local_operation(route: LocalRoute) -> dict:
             "description": "Something is down: the `down` list names it",
             "content": {"application/json": {"schema": schema}},
         }
-    return {
+    operation: dict[str, Any] = {
         "operationId": f"Gateway_{route.name}",
         "summary": route.name,
         "tags": ["gateway"],
         "responses": responses,
     }
+    if route.name in _PRIVACY_ROUTES:
+        # The privacy routes take the admin key and a JSON body, and name what is down in a 503.
+        error = {"content": {"application/json": {"schema": {"$ref": SCHEMAS + "google.rpc.Status"}}}}
+        for status in ("400", "401", "403", "413", "415", "503"):
+            responses[status] = {"description": _ERRORS[status], **error}
+        fields = {"email": {"type": "string"}, "reason": {"type": "string"}}
+        body = {"type": "object", "properties": fields, "required": ["email"]}
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+_PRIVACY_ROUTES = ("PrivacyExport", "PrivacyErase")
 
 
 def _headers(headers: dict[str, tuple[str, str]]) -> dict[str, Any]:
