@@ -15,6 +15,7 @@ import redis
 
 from novahouse.chat.v1 import chat_pb2
 from novahouse.consent.v1 import consent_pb2
+from services.runtime import consent_texts
 from tests.support.databases import dump_text
 from tests.support.gateway import ADMIN_KEY, GatewayServer, unique_prefix
 from tests.support.polling import eventually
@@ -140,7 +141,7 @@ def test_export_then_erasure_leaves_the_address_nowhere(http, stack, slack, smtp
     assert (given["ip_address"], given["user_agent"], given["consent_text_version"]) == (
         "198.51.100.23",
         "Mozilla/5.0 (X11)",
-        "chat-widget-1",
+        consent_texts.catalogue().current.version,  # chat's default: the texts the widget shows now
     )
     channels = sorted(n["channel"] for n in document["notifier"]["notifications"])
     assert channels == ["email", "email", "monday", "slack"]  # confirmation, follow-up, lead alerts
