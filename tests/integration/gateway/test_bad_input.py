@@ -139,7 +139,7 @@ def test_an_oversized_chunked_body_is_refused_before_the_client_finishes_sending
 
 
 def test_an_unknown_path_is_404(http):
-    for path in ("/api/nothing", "/api/chatbot/chat/", "/", "/api/chatbot/conversations/a/b"):
+    for path in ("/api/nothing", "/api/chatbot/chat/", "/nothing", "/api/chatbot/conversations/a/b"):
         response = http.get(path)
         assert response.status_code == 404, path
         assert response.json() == {"code": 5, "message": "no route for this path", "details": []}
