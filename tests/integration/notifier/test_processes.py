@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -109,10 +110,14 @@ def test_two_notifiers_on_shared_postgres_and_redis_drain_500_entries_exactly_on
             stubs[0].Notify(alert(f"trip{i}"))
         assert [_slack_state(stub) for stub in stubs] == [pb.BREAKER_STATE_OPEN] * 2
 
+        started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda i: stubs[i % 2].Notify(alert(f"k{i}"), timeout=30), range(495)))
+        reset_windows = 1 + math.ceil((time.monotonic() - started) / 2)
         assert {a.status for a in answers} == {pb.NOTIFICATION_STATUS_QUEUED}
-        assert slack.hits() <= 5 + 2  # the open breaker kept both replicas off the sink (bar trial calls)
+        # The open breaker kept both replicas off the sink: at most a trial call per replica in each
+        # 2 s reset window the burst lasted (a slow machine has more windows), never one per request.
+        assert slack.hits() <= 5 + 2 * reset_windows
 
         slack.answer("ok")
         keys = {f"trip{i}" for i in range(5)} | {f"k{i}" for i in range(495)}
