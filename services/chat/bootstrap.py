@@ -19,7 +19,6 @@ from services.chat.application.privacy import ChatPrivacy
 from services.chat.application.relay import OutboxRelay
 from services.chat.domain.responder import RuleResponder
 from services.chat.settings import ChatSettings
-from services.chat.transport.privacy_servicer import ChatPrivacyServicer
 from services.chat.transport.servicer import ChatServicer
 from services.runtime.breakers import Breaker
 from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
@@ -28,6 +27,7 @@ from services.runtime.grpc_client import open_channel
 from services.runtime.grpc_server import ServiceDefinition
 from services.runtime.metrics import SCRAPE_SOURCES, breaker_states
 from services.runtime.migrations import MigrationHistory
+from services.runtime.privacy_servicer import JsonPrivacyServicer
 from services.runtime.redis_client import connect_redis
 from services.runtime.scheduler import JobScheduler
 from services.runtime.service_main import Application, ServiceEntryPoint
@@ -101,7 +101,7 @@ def build(settings: ChatSettings) -> Application:
     )
     servicer = ChatServicer(conversations, followups, settings.server.security.admin_key)
     privacy = ChatPrivacy(unit_of_work, cache, retention_days=settings.retention_days)
-    privacy_servicer = ChatPrivacyServicer(privacy)
+    privacy_servicer = JsonPrivacyServicer("chat", privacy)
 
     scheduler = JobScheduler(enabled=settings.scheduler_enabled)
     scheduler.every(settings.followup_scan_seconds, "followup_scan", followups.run_due)

@@ -21,7 +21,6 @@ from services.notifier.application.privacy import NotifierPrivacy
 from services.notifier.domain.model import Channel, PermanentFailure, RateLimited
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.notifier.settings import NotifierSettings
-from services.notifier.transport.privacy_servicer import NotifierPrivacyServicer
 from services.notifier.transport.servicer import NotifierServicer
 from services.runtime.breakers import Breaker
 from services.runtime.db import DATABASE_UNAVAILABLE, create_db_engine, create_session_factory
@@ -29,6 +28,7 @@ from services.runtime.diagnostics import Diagnostics, database_probe
 from services.runtime.grpc_server import ServiceDefinition
 from services.runtime.metrics import SCRAPE_SOURCES
 from services.runtime.migrations import MigrationHistory
+from services.runtime.privacy_servicer import JsonPrivacyServicer
 from services.runtime.redis_client import connect_redis, redis_probe
 from services.runtime.scheduler import JobScheduler
 from services.runtime.service_main import Application, ServiceEntryPoint
@@ -96,7 +96,7 @@ def build(settings: NotifierSettings) -> Application:
     )
     dead_letters = DeadLetterAdmin(unit_of_work, dispatcher, cleanup_days=settings.cleanup_days)
     servicer = NotifierServicer(delivery, dead_letters)
-    privacy_servicer = NotifierPrivacyServicer(NotifierPrivacy(unit_of_work))
+    privacy_servicer = JsonPrivacyServicer("notifier", NotifierPrivacy(unit_of_work))
     scheduler = JobScheduler(enabled=settings.scheduler_enabled)
     scheduler.every(settings.retry_interval_seconds, "dlq_retry", delivery.retry)
     scheduler.every(CLEANUP_INTERVAL_SECONDS, "dlq_cleanup", dead_letters.cleanup)
