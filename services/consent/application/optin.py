@@ -17,9 +17,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.consent.application.audit import audit_entry
 from services.consent.application.ports import ConfirmationMailer, UnitOfWork
 from services.consent.domain.confirmation_email import confirmation_email, language
-from services.consent.domain.model import AuditEntry, ConsentAction, PendingGrant, Subject
+from services.consent.domain.model import ConsentAction, PendingGrant, Subject
 from services.runtime.errors import PermissionDenied
 from services.runtime.identity import CallerIdentity
 from services.runtime.signed_links import (
@@ -33,7 +34,6 @@ from services.runtime.signed_links import (
 
 ONE_CLICK_SOURCE = "one-click"
 CONFIRMATION_SOURCE = "email-confirmation"
-_MAX_IP, _MAX_USER_AGENT, _MAX_REQUEST_ID = 64, 512, 128
 
 
 @dataclass(frozen=True)
@@ -166,17 +166,14 @@ class OptIn:
     ) -> None:
         uow.audit_log.append(
             pseudonym,
-            AuditEntry(
-                action=action,
-                occurred_at=now,
-                marketing_consent=subject.marketing_consent,
-                rodo_consent=subject.rodo_consent,
-                ip_address=caller.ip_address[:_MAX_IP],
-                user_agent=caller.user_agent[:_MAX_USER_AGENT],
+            audit_entry(
+                action,
+                subject,
+                now,
+                caller,
                 reason=reason,
                 source=source,
                 consent_text_version=consent_text_version,
-                request_id=caller.request_id[:_MAX_REQUEST_ID],
                 given_at=now,
             ),
         )

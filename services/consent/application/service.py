@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+from services.consent.application.audit import audit_entry
 from services.consent.application.metrics import CONSENT_CHANGES
 from services.consent.application.optin import OptIn
 from services.consent.application.ports import AuditQuery, UnitOfWork
@@ -31,7 +32,6 @@ from services.runtime.identity import CallerIdentity
 from services.runtime.pagination import decode_page_token, encode_page_token, page_limit
 
 # Column widths of the audit log; metadata is truncated to fit, never rejected.
-_MAX_IP, _MAX_USER_AGENT, _MAX_REQUEST_ID = 64, 512, 128
 API_SOURCE = "api"
 MAX_LANGUAGE_LENGTH = 35  # a BCP 47 tag such as "en-GB"
 
@@ -256,19 +256,16 @@ class ConsentService:
             uow.subjects.save(subject, now)
             uow.audit_log.append(
                 pseudonym,
-                AuditEntry(
-                    action=action,
-                    occurred_at=now,
-                    marketing_consent=subject.marketing_consent,
-                    rodo_consent=subject.rodo_consent,
-                    ip_address=caller.ip_address[:_MAX_IP],
-                    user_agent=caller.user_agent[:_MAX_USER_AGENT],
+                audit_entry(
+                    action,
+                    subject,
+                    now,
+                    caller,
                     reason=reason,
                     source=source,
                     consent_text_version=consent_text_version,
-                    request_id=caller.request_id[:_MAX_REQUEST_ID],
-                    idempotency_key=idempotency_key or None,
                     given_at=min(given_at, now) if given_at else now,
+                    idempotency_key=idempotency_key or None,
                 ),
             )
             uow.commit()
