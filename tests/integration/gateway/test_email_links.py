@@ -167,6 +167,9 @@ def test_consent_unreachable_on_a_one_click_post_is_503_and_the_retry_works(stac
     chat(http, "r-1", email, marketing_consent=True, rodo_consent=True)
     (confirmation,) = smtp.wait_for(1)
     (confirm_path,) = CONFIRM.findall(confirmation.body)
+    # The email leaves inside consent's transaction, so it can arrive before the pending grant commits;
+    # the audit entry of the same transaction shows it has.
+    eventually(lambda: audit_of(http, email), lambda entries: len(entries) > 0)
     stack.stop_consent()
     assert http.post(confirm_path, data={"confirm": "yes"}).status_code == 503
     stack.start_consent()
