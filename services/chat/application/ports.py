@@ -22,17 +22,23 @@ class ConversationRepository(Protocol):
 
     def get(self, conversation_id: int) -> Conversation | None: ...
 
-    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+    def create(
+        self, session_id: str, token_hash: str, now: dt.datetime, email: str | None = None
+    ) -> Conversation | None:
         """A new conversation for the session; None when the session id is taken already."""
         ...
 
-    def lock(self, conversation_id: int) -> Conversation:
-        """The conversation, locked until the transaction ends."""
+    def touch(self, conversation_id: int, found_email: str | None, now: dt.datetime) -> Conversation | None:
+        """A visitor's message in the conversation: locks it until the transaction ends, sets its last
+        user message time to `now` and its email to `found_email` unless that is None; answers the
+        conversation as it now is, or None if it does not exist."""
         ...
 
-    def save(self, conversation: Conversation) -> None: ...
-
     def add_message(self, conversation_id: int, message: ChatMessage) -> int: ...
+
+    def add_messages(self, conversation_id: int, added: list[ChatMessage]) -> list[int]:
+        """Adds the messages in order (one round trip); answers their ids in the same order."""
+        ...
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]: ...
 

@@ -68,24 +68,30 @@ class MemoryConversations:
     def get(self, conversation_id: int) -> Conversation | None:
         return copy.copy(self._t.conversations.get(conversation_id))
 
-    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+    def create(
+        self, session_id: str, token_hash: str, now: dt.datetime, email: str | None = None
+    ) -> Conversation | None:
         if self.by_session(session_id) is not None:
             return None
-        conversation = Conversation(self._ids(), session_id, None, now, now, token_hash)
+        conversation = Conversation(self._ids(), session_id, email, now, now, token_hash)
         self._t.conversations[conversation.id] = conversation
         return copy.copy(conversation)
 
-    def lock(self, conversation_id: int) -> Conversation:
-        return copy.copy(self._t.conversations[conversation_id])
-
-    def save(self, conversation: Conversation) -> None:
-        stored = self._t.conversations[conversation.id]
-        stored.email, stored.last_user_message_at = conversation.email, conversation.last_user_message_at
+    def touch(self, conversation_id: int, found_email: str | None, now: dt.datetime) -> Conversation | None:
+        stored = self._t.conversations.get(conversation_id)
+        if stored is None:
+            return None
+        stored.email = found_email if found_email is not None else stored.email
+        stored.last_user_message_at = now
+        return copy.copy(stored)
 
     def add_message(self, conversation_id: int, message: ChatMessage) -> int:
         message_id = self._ids()
         self._t.messages[message_id] = (conversation_id, message)
         return message_id
+
+    def add_messages(self, conversation_id: int, added: list[ChatMessage]) -> list[int]:
+        return [self.add_message(conversation_id, message) for message in added]
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
         found = [m for _, (c, m) in sorted(self._t.messages.items()) if c == conversation_id]
