@@ -13,8 +13,10 @@ import json
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Row,
     String,
+    Text,
     and_,
     bindparam,
     cast,
@@ -29,7 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.chat.adapters.privacy import SqlChatPrivacy
-from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
+from services.chat.adapters.tables import ID_TYPE, conversations, followup_events, leads, messages, outbox
 from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
@@ -60,8 +62,24 @@ _TOUCH = (
     )
     .returning(*conversations.c)
 )
-# One INSERT … VALUES (…), (…) RETURNING for several messages (SQLAlchemy's "insertmanyvalues").
-_ADD_MESSAGES = messages.insert().returning(messages.c.id, sort_by_parameter_order=True)
+
+
+def _message_values(prefix: str) -> dict[str, object]:
+    return {
+        "conversation_id": bindparam("conversation_id", type_=ID_TYPE),
+        "role": bindparam(f"{prefix}_role", type_=String),
+        "text": bindparam(f"{prefix}_text", type_=Text),
+        "followup_number": bindparam(f"{prefix}_followup_number", type_=Integer),
+        "created_at": bindparam(f"{prefix}_created_at", type_=UtcDateTime),
+    }
+
+
+# A visitor's message and its reply: one INSERT … VALUES (…), (…) RETURNING on every backend.
+_ADD_EXCHANGE = (
+    messages.insert()
+    .values([_message_values("question"), _message_values("answer")])
+    .returning(messages.c.id, messages.c.role)
+)
 _LEAD_OF = select(leads).where(leads.c.conversation_id == bindparam("conversation_id"))
 _INSERT_LEAD = leads.insert().returning(leads.c.id)
 _UPDATE_LEAD = update(leads).where(leads.c.id == bindparam("lead_id"))
@@ -121,18 +139,17 @@ class SqlConversationRepository:
             .returning(messages.c.id)
         ).scalar_one()
 
-    def add_messages(self, conversation_id: int, added: list[ChatMessage]) -> list[int]:
-        rows = [
-            {
-                "conversation_id": conversation_id,
-                "role": message.role.value,
-                "text": message.text,
-                "followup_number": message.followup_number,
-                "created_at": message.created_at,
+    def add_exchange(self, conversation_id: int, question: ChatMessage, answer: ChatMessage) -> int:
+        values: dict[str, object] = {"conversation_id": conversation_id}
+        for prefix, message in (("question", question), ("answer", answer)):
+            values |= {
+                f"{prefix}_role": message.role.value,
+                f"{prefix}_text": message.text,
+                f"{prefix}_followup_number": message.followup_number,
+                f"{prefix}_created_at": message.created_at,
             }
-            for message in added
-        ]
-        return list(self._session.execute(_ADD_MESSAGES, rows).scalars())
+        rows = self._session.execute(_ADD_EXCHANGE, values).all()
+        return next(row.id for row in rows if row.role == question.role.value)
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
         statement = (

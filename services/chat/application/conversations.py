@@ -131,8 +131,8 @@ class ConversationService:
                 conversation = self._open(uow, session, token_hash(issued), found.email, now)
                 session = conversation.session_id
                 lead = Lead(conversation.id, LeadSignals())  # a conversation opened now has no lead
-            message_id, _ = uow.conversations.add_messages(
-                conversation.id, [ChatMessage(Role.USER, text, now), ChatMessage(Role.BOT, reply.text, now)]
+            message_id = uow.conversations.add_exchange(
+                conversation.id, ChatMessage(Role.USER, text, now), ChatMessage(Role.BOT, reply.text, now)
             )
             lead.signals = lead.signals.merged(found)
             if lead.signals.has_contact:
@@ -191,7 +191,9 @@ class ConversationService:
             return ConversationView(conversation, uow.conversations.messages(conversation.id))
 
     @staticmethod
-    def _open(uow: UnitOfWork, session: str, credential: str, email: str | None, now: dt.datetime) -> Conversation:
+    def _open(
+        uow: UnitOfWork, session: str, credential: str, email: str | None, now: dt.datetime
+    ) -> Conversation:
         """A new conversation under `session`, or under a fresh id when that one is someone else's."""
         created = uow.conversations.create(session, credential, now, email)
         if created is None:  # the id is someone else's: a fresh one (128 random bits)

@@ -36,8 +36,9 @@ class ConversationRepository(Protocol):
 
     def add_message(self, conversation_id: int, message: ChatMessage) -> int: ...
 
-    def add_messages(self, conversation_id: int, added: list[ChatMessage]) -> list[int]:
-        """Adds the messages in order (one round trip); answers their ids in the same order."""
+    def add_exchange(self, conversation_id: int, question: ChatMessage, answer: ChatMessage) -> int:
+        """Adds a visitor's message and the reply to it, in that order, in one round trip; answers the
+        id of the visitor's message (the consent it gave is keyed by it)."""
         ...
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]: ...

@@ -90,8 +90,10 @@ class MemoryConversations:
         self._t.messages[message_id] = (conversation_id, message)
         return message_id
 
-    def add_messages(self, conversation_id: int, added: list[ChatMessage]) -> list[int]:
-        return [self.add_message(conversation_id, message) for message in added]
+    def add_exchange(self, conversation_id: int, question: ChatMessage, answer: ChatMessage) -> int:
+        question_id = self.add_message(conversation_id, question)
+        self.add_message(conversation_id, answer)
+        return question_id
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
         found = [m for _, (c, m) in sorted(self._t.messages.items()) if c == conversation_id]
