@@ -13,10 +13,8 @@ import json
 
 from sqlalchemy import (
     ColumnElement,
-    Integer,
     Row,
     String,
-    Text,
     and_,
     bindparam,
     cast,
@@ -25,13 +23,14 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from services.chat.adapters.privacy import SqlChatPrivacy
-from services.chat.adapters.tables import ID_TYPE, conversations, followup_events, leads, messages, outbox
+from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
 from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
@@ -64,21 +63,22 @@ _TOUCH = (
 )
 
 
-def _message_values(prefix: str) -> dict[str, object]:
-    return {
-        "conversation_id": bindparam("conversation_id", type_=ID_TYPE),
-        "role": bindparam(f"{prefix}_role", type_=String),
-        "text": bindparam(f"{prefix}_text", type_=Text),
-        "followup_number": bindparam(f"{prefix}_followup_number", type_=Integer),
-        "created_at": bindparam(f"{prefix}_created_at", type_=UtcDateTime),
-    }
-
-
-# A visitor's message and its reply: one INSERT … VALUES (…), (…) RETURNING on every backend.
+# A visitor's message and its reply: one INSERT … VALUES (…), (…) RETURNING on every backend. Text,
+# because SQLAlchemy does not cache the compiled form of a multi-row insert() (it compiled it per call).
 _ADD_EXCHANGE = (
-    messages.insert()
-    .values([_message_values("question"), _message_values("answer")])
-    .returning(messages.c.id, messages.c.role)
+    text(
+        "INSERT INTO messages (conversation_id, role, text, followup_number, created_at) VALUES "
+        + ", ".join(
+            f"(:conversation_id, :{p}_role, :{p}_text, :{p}_followup_number, :{p}_created_at)"
+            for p in ("question", "answer")
+        )
+        + " RETURNING id, role"
+    )
+    .bindparams(
+        bindparam("question_created_at", type_=UtcDateTime),
+        bindparam("answer_created_at", type_=UtcDateTime),
+    )
+    .columns(messages.c.id, messages.c.role)
 )
 _LEAD_OF = select(leads).where(leads.c.conversation_id == bindparam("conversation_id"))
 _INSERT_LEAD = leads.insert().returning(leads.c.id)
