@@ -1,36 +1,17 @@
-"""SQL storage of conversations, leads, follow-up events and the outbox; the chat unit of work.
-
-The statements of a visitor's message are built once, at import, and run with their values as
-parameters: building a statement and its cache key per call was a tenth of chat's CPU per message
-(py-spy, issue 19). Inserts and updates that need what they wrote answer it with RETURNING, so no
-statement is followed by a SELECT of the row it just wrote.
-"""
+"""SQL storage of conversations, leads, follow-up events and the outbox; the chat unit of work. The
+statements of a visitor's message are prebuilt in `statements`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 
-from sqlalchemy import (
-    ColumnElement,
-    Row,
-    String,
-    and_,
-    bindparam,
-    cast,
-    delete,
-    exists,
-    func,
-    literal,
-    select,
-    text,
-    update,
-)
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import ColumnElement, Row, String, and_, cast, delete, exists, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from services.chat.adapters import statements as sql
 from services.chat.adapters.privacy import SqlChatPrivacy
-from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
+from services.chat.adapters.tables import conversations, followup_events, messages, outbox
 from services.chat.application.outbox_calls import OutboxCall
 from services.chat.application.ports import DueFollowup, OutboxItem
 from services.chat.domain.lead import Lead
@@ -38,59 +19,9 @@ from services.chat.domain.leads import LeadSignals
 from services.chat.domain.model import ChatMessage, Conversation, Role
 from services.runtime import tracing
 from services.runtime.claims import claim_rows, renew_claim, unleased
-from services.runtime.db import UtcDateTime
 from services.runtime.identity import CallerIdentity
 from services.runtime.leases import Claim
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
-
-_BY_SESSION = select(conversations).where(conversations.c.session_id == bindparam("session_id"))
-# INSERT … ON CONFLICT (session_id) DO NOTHING RETURNING the row: no row when the session id is taken.
-_CREATE = {
-    name: dialect.insert(conversations)
-    .on_conflict_do_nothing(index_elements=["session_id"])
-    .returning(*conversations.c)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-# The visitor's message: the row locked (as SELECT … FOR UPDATE would) and stamped in one statement.
-_TOUCH = (
-    update(conversations)
-    .where(conversations.c.id == bindparam("conversation_id"))
-    .values(
-        email=func.coalesce(bindparam("found_email", type_=String), conversations.c.email),
-        last_user_message_at=bindparam("now", type_=UtcDateTime),
-    )
-    .returning(*conversations.c)
-)
-
-
-# A visitor's message and its reply: one INSERT … VALUES (…), (…) RETURNING on every backend. Text,
-# because SQLAlchemy does not cache the compiled form of a multi-row insert() (it compiled it per call).
-_ADD_EXCHANGE = (
-    text(
-        "INSERT INTO messages (conversation_id, role, text, followup_number, created_at) VALUES "
-        + ", ".join(
-            f"(:conversation_id, :{p}_role, :{p}_text, :{p}_followup_number, :{p}_created_at)"
-            for p in ("question", "answer")
-        )
-        + " RETURNING id, role"
-    )
-    .bindparams(
-        bindparam("question_created_at", type_=UtcDateTime),
-        bindparam("answer_created_at", type_=UtcDateTime),
-    )
-    .columns(messages.c.id, messages.c.role)
-)
-_LEAD_OF = select(leads).where(leads.c.conversation_id == bindparam("conversation_id"))
-_INSERT_LEAD = leads.insert().returning(leads.c.id)
-_UPDATE_LEAD = update(leads).where(leads.c.id == bindparam("lead_id"))
-_ADD_TO_OUTBOX = {
-    name: dialect.insert(outbox).on_conflict_do_nothing(index_elements=["idempotency_key"])
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-
-
-def _dialect(session: Session) -> str:
-    return "postgresql" if session.get_bind().dialect.name == "postgresql" else "sqlite"
 
 
 class SqlConversationRepository:
@@ -98,7 +29,7 @@ class SqlConversationRepository:
         self._session = session
 
     def by_session(self, session_id: str) -> Conversation | None:
-        row = self._session.execute(_BY_SESSION, {"session_id": session_id}).one_or_none()
+        row = self._session.execute(sql.BY_SESSION, {"session_id": session_id}).one_or_none()
         return _conversation(row) if row else None
 
     def get(self, conversation_id: int) -> Conversation | None:
@@ -117,12 +48,12 @@ class SqlConversationRepository:
             "created_at": now,
             "last_user_message_at": now,
         }
-        row = self._session.execute(_CREATE[_dialect(self._session)], values).one_or_none()
+        row = self._session.execute(sql.CREATE[sql.dialect_of(self._session)], values).one_or_none()
         return _conversation(row) if row else None
 
     def touch(self, conversation_id: int, found_email: str | None, now: dt.datetime) -> Conversation | None:
         row = self._session.execute(
-            _TOUCH, {"conversation_id": conversation_id, "found_email": found_email, "now": now}
+            sql.TOUCH, {"conversation_id": conversation_id, "found_email": found_email, "now": now}
         ).one_or_none()
         return _conversation(row) if row else None
 
@@ -148,7 +79,7 @@ class SqlConversationRepository:
                 f"{prefix}_followup_number": message.followup_number,
                 f"{prefix}_created_at": message.created_at,
             }
-        rows = self._session.execute(_ADD_EXCHANGE, values).all()
+        rows = self._session.execute(sql.ADD_EXCHANGE, values).all()
         return next(row.id for row in rows if row.role == question.role.value)
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
@@ -171,7 +102,7 @@ class SqlLeadRepository:
         self._session = session
 
     def for_conversation(self, conversation_id: int) -> Lead | None:
-        row = self._session.execute(_LEAD_OF, {"conversation_id": conversation_id}).one_or_none()
+        row = self._session.execute(sql.LEAD_OF, {"conversation_id": conversation_id}).one_or_none()
         if row is None:
             return None
         signals = LeadSignals(row.email, row.phone, row.budget, row.area, row.timeline)
@@ -189,11 +120,11 @@ class SqlLeadRepository:
             "updated_at": now,
         }
         if lead.id is not None:
-            self._session.execute(_UPDATE_LEAD, {**values, "lead_id": lead.id})
+            self._session.execute(sql.UPDATE_LEAD, {**values, "lead_id": lead.id})
             return lead.id
         # The conversation row is locked by this transaction, so no other writer creates its lead.
         return self._session.execute(
-            _INSERT_LEAD, {**values, "conversation_id": lead.conversation_id, "created_at": now}
+            sql.INSERT_LEAD, {**values, "conversation_id": lead.conversation_id, "created_at": now}
         ).scalar_one()
 
 
@@ -256,7 +187,7 @@ class SqlOutbox:
 
     def add(self, call: OutboxCall, identity: CallerIdentity, now: dt.datetime) -> None:
         self._session.execute(
-            _ADD_TO_OUTBOX[_dialect(self._session)],
+            sql.ADD_TO_OUTBOX[sql.dialect_of(self._session)],
             {
                 "kind": call.kind,
                 "idempotency_key": call.key,
