@@ -13,19 +13,24 @@ from services.runtime.config import Environment, parse_http_url
 from services.runtime.grpc_metrics import ClientMetricsInterceptor, ServerMetricsInterceptor
 from services.runtime.logs import configure_logging
 from services.runtime.metrics import MetricsEndpoint, MetricsServer, metrics_endpoint, serve_metrics
+from services.runtime.recording import recording, set_recording
 
 log = logging.getLogger(__name__)
 
 
 def outer_interceptors() -> list[grpc.ServerInterceptor]:
     """Tracing first (its span is current while the rest runs, so log lines carry its id), then
-    metrics, which see the status the service's own error mapping settled on."""
-    return [*tracing.server_interceptors(), ServerMetricsInterceptor()]
+    metrics, which see the status the service's own error mapping settled on. Without metrics (an empty
+    metrics port) the metrics interceptor is left out."""
+    metrics = [ServerMetricsInterceptor()] if recording() else []
+    return [*tracing.server_interceptors(), *metrics]
 
 
 def instrument_channel(channel: grpc.Channel) -> grpc.Channel:
-    """A synchronous channel whose calls are counted and carry the current trace context."""
-    return grpc.intercept_channel(tracing.traced_channel(channel), ClientMetricsInterceptor())
+    """A synchronous channel whose calls carry the current trace context, and are counted unless the
+    process's metrics are off."""
+    traced = tracing.traced_channel(channel)
+    return grpc.intercept_channel(traced, ClientMetricsInterceptor()) if recording() else traced
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,8 @@ def start_observability(
     configure_logging(level, log_format=log_format, service=service)
     logging.captureWarnings(True)
     traced = settings.otlp_endpoint is not None and tracing.configure_tracing(service)
+    # Counting what no endpoint serves is waste: an empty port turns the instrumentation off.
+    set_recording(settings.metrics.port is not None)
     metrics = None
     if settings.metrics.port is not None:
         metrics = serve_metrics(host, settings.metrics.port, variable=settings.metrics.variable)
