@@ -7,7 +7,7 @@ thread with a timeout, and reuses a result for `cache_seconds`. A source that fa
 its gauges out of that scrape and counts `novahouse_metrics_scrape_errors_total{source}`; everything else
 is still answered.
 
-A process whose metrics port is empty neither serves nor counts (services.runtime.recording).
+With METRICS_ENABLED=false a process neither serves nor counts (services.runtime.recording).
 
 Labels never carry personal data (email, phone, session id, message text): only method, route template,
 channel, status, outcome and the like, from fixed sets.

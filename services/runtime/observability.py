@@ -20,15 +20,15 @@ log = logging.getLogger(__name__)
 
 def outer_interceptors() -> list[grpc.ServerInterceptor]:
     """Tracing first (its span is current while the rest runs, so log lines carry its id), then
-    metrics, which see the status the service's own error mapping settled on. Without metrics (an empty
-    metrics port) the metrics interceptor is left out."""
+    metrics, which see the status the service's own error mapping settled on. With METRICS_ENABLED=false
+    the metrics interceptor is left out."""
     metrics = [ServerMetricsInterceptor()] if recording() else []
     return [*tracing.server_interceptors(), *metrics]
 
 
 def instrument_channel(channel: grpc.Channel) -> grpc.Channel:
-    """A synchronous channel whose calls carry the current trace context, and are counted unless the
-    process's metrics are off."""
+    """A synchronous channel whose calls carry the current trace context, and are counted unless
+    METRICS_ENABLED=false."""
     traced = tracing.traced_channel(channel)
     return grpc.intercept_channel(traced, ClientMetricsInterceptor()) if recording() else traced
 
@@ -39,6 +39,8 @@ class ObservabilitySettings:
 
     metrics: MetricsEndpoint
     otlp_endpoint: str | None  # OTEL_EXPORTER_OTLP_ENDPOINT; None: tracing off
+    # METRICS_ENABLED=false: nothing counted and no endpoint (to measure what metrics cost, issue 15).
+    metrics_enabled: bool = True
 
     @classmethod
     def from_env(cls, env: Environment, service: str) -> ObservabilitySettings:
@@ -48,6 +50,7 @@ class ObservabilitySettings:
             otlp_endpoint=env.parsed(
                 "OTEL_EXPORTER_OTLP_ENDPOINT", None, parse_http_url, "an http(s) URL such as http://otel:4318"
             ),
+            metrics_enabled=env.flag("METRICS_ENABLED", True),
         )
 
 
@@ -72,10 +75,9 @@ def start_observability(
     configure_logging(level, log_format=log_format, service=service)
     logging.captureWarnings(True)
     traced = settings.otlp_endpoint is not None and tracing.configure_tracing(service)
-    # Counting what no endpoint serves is waste: an empty port turns the instrumentation off.
-    set_recording(settings.metrics.port is not None)
+    set_recording(settings.metrics_enabled)
     metrics = None
-    if settings.metrics.port is not None:
+    if settings.metrics_enabled and settings.metrics.port is not None:
         metrics = serve_metrics(host, settings.metrics.port, variable=settings.metrics.variable)
         log.info("metrics at http://%s:%d/metrics", host, metrics.port)
     return ProcessObservability(metrics, traced)

@@ -1,8 +1,10 @@
-"""Whether this process keeps metrics at all. `start_observability` turns recording off when the
-process's metrics port is empty: the gRPC metrics interceptors are then not installed, the gateway
-keeps no HTTP or rate-limit metrics, and `grpc_call_metrics` answers UNCOUNTED_CALL. The services'
-business counters still count (an increment each, never served). This is "metrics off" in the bench's
-observability scenario (issue 15): what the instrumentation costs, not only the endpoint.
+"""Whether this process keeps metrics at all. `start_observability` turns recording off with
+METRICS_ENABLED=false: the gRPC metrics interceptors are then not installed, the gateway keeps no HTTP,
+rate-limit or upstream-call metrics, `grpc_call_metrics` answers UNCOUNTED_CALL, and no endpoint is
+served. The services' business counters still count (an increment each, never served). This is
+"instrumentation off" in the bench's observability scenario (issue 15): what the counting costs, not
+only the endpoint. An empty metrics port turns the endpoint off and leaves the counting on (the tests
+and the bench run so).
 """
 
 from __future__ import annotations

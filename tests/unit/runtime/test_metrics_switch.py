@@ -1,5 +1,6 @@
-"""An empty metrics port turns a process's instrumentation off, not only its endpoint (issue 15's cost
-measurement compares the two): no metrics interceptors, nothing counted."""
+"""METRICS_ENABLED=false turns a process's instrumentation off, not only its endpoint (issue 15's cost
+measurement compares the two): no metrics interceptors, nothing counted; an empty port alone only
+turns the endpoint off."""
 
 from __future__ import annotations
 
@@ -65,15 +66,22 @@ def requests_counted() -> float:
     return REGISTRY.get_sample_value("http_requests_total", labels) or 0.0
 
 
-def test_an_empty_metrics_port_turns_counting_off(monkeypatch):
+def start(monkeypatch, environ: dict[str, str]) -> None:
     monkeypatch.setattr("services.runtime.observability.configure_logging", lambda *_a, **_k: None)
     start_observability(
-        Environment({"CONSENT_METRICS_PORT": ""}),
-        "consent",
-        host="127.0.0.1",
-        level="warning",
-        log_format="text",
+        Environment(environ), "consent", host="127.0.0.1", level="warning", log_format="text"
     ).close()
+
+
+def test_an_empty_metrics_port_leaves_counting_on(monkeypatch):
+    start(monkeypatch, {"CONSENT_METRICS_PORT": ""})
+    assert recording() is True
+    assert any(isinstance(i, ServerMetricsInterceptor) for i in outer_interceptors())
+
+
+def test_metrics_disabled_turns_counting_and_the_endpoint_off(monkeypatch):
+    # A port is given: were it served, the unit tests' closed sockets would fail this test.
+    start(monkeypatch, {"METRICS_ENABLED": "false", "CONSENT_METRICS_PORT": "9461"})
     assert recording() is False
     assert not any(isinstance(i, ServerMetricsInterceptor) for i in outer_interceptors())
     channel = FakeChannel()
