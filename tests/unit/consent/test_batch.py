@@ -7,12 +7,15 @@ import datetime as dt
 
 import pytest
 
+from novahouse.api.v1 import access_pb2
 from novahouse.consent.v1 import consent_pb2 as pb
 from services.consent.application.batch import MAX_BATCH, ConsentAnswer
 from services.consent.application.optin import OptIn, OptInSettings
 from services.consent.application.service import ConsentService, RecordConsent
 from services.consent.domain.model import Purpose
 from services.consent.transport.servicer import ConsentServicer
+from services.gateway.bootstrap import load_bindings
+from services.runtime.access import declared_access
 from services.runtime.errors import InvalidArgument
 from services.runtime.signed_links import UNSUBSCRIBE, LinkSigner
 from tests.support.grpc_testing_server import CallFailed, InProcessService
@@ -120,3 +123,9 @@ def test_the_servicer_answers_one_result_per_email_and_rejects_an_empty_batch(se
     with pytest.raises(CallFailed) as refused:
         rpc.call("CheckConsentBatch", pb.CheckConsentBatchRequest())
     assert "emails" in refused.value.details
+
+
+def test_the_batch_rpc_is_internal_and_no_http_route():
+    method = pb.DESCRIPTOR.services_by_name["ConsentService"].methods_by_name["CheckConsentBatch"]
+    assert declared_access(method) == access_pb2.ACCESS_INTERNAL
+    assert all(binding.rpc_name != method.full_name for binding in load_bindings())
