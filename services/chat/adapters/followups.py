@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlalchemy import ColumnElement, Integer, and_, case, exists, func, literal, select, tuple_
+from sqlalchemy import ColumnElement, Integer, and_, case, exists, func, literal, select, true, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -39,7 +39,9 @@ class SqlFollowupRepository:
             "followup_number",
         )
 
-    def _due_condition(self, number: int, cutoff: dt.datetime, after_id: int) -> ColumnElement[bool]:
+    def _due_condition(
+        self, number: int, cutoff: dt.datetime, after_id: int, before_id: int | None
+    ) -> ColumnElement[bool]:
         sent = exists().where(
             followup_events.c.conversation_id == conversations.c.id,
             followup_events.c.followup_number == number,
@@ -48,10 +50,20 @@ class SqlFollowupRepository:
             conversations.c.email.is_not(None),
             conversations.c.last_user_message_at <= cutoff,
             conversations.c.id > after_id,
+            conversations.c.id < before_id if before_id is not None else true(),
             ~sent,
         )
 
-    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
+    def due(
+        self,
+        number: int,
+        cutoff: dt.datetime,
+        after_id: int,
+        limit: int,
+        *,
+        before_id: int | None = None,
+        descending: bool = False,
+    ) -> list[DueFollowup]:
         rows = self._session.execute(
             select(
                 conversations.c.id,
@@ -59,8 +71,8 @@ class SqlFollowupRepository:
                 conversations.c.last_user_message_at,
                 conversations.c.email,
             )
-            .where(self._due_condition(number, cutoff, after_id))
-            .order_by(conversations.c.id)
+            .where(self._due_condition(number, cutoff, after_id, before_id))
+            .order_by(conversations.c.id.desc() if descending else conversations.c.id)
             .limit(limit)
         )
         return [
@@ -96,9 +108,9 @@ class SqlFollowupRepository:
         )
         return set(self._session.execute(statement).scalars())
 
-    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int:
+    def count_due(self, number: int, cutoff: dt.datetime, after_id: int, before_id: int | None = None) -> int:
         return self._session.execute(
             select(func.count())
             .select_from(conversations)
-            .where(self._due_condition(number, cutoff, after_id))
+            .where(self._due_condition(number, cutoff, after_id, before_id))
         ).scalar_one()

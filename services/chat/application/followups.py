@@ -148,33 +148,7 @@ class FollowupService:
         now = self._clock()
         unreachable = False
         for number in range(1, len(self._delays) + 1):
-            cutoff = due_cutoff(number, self._delays, now)
-            after_id = 0
-            while True:
-                with self._unit_of_work() as uow:
-                    if unreachable:
-                        report.deferred += uow.followups.count_due(number, cutoff, after_id)
-                        break
-                    batch = uow.followups.due(number, cutoff, after_id, DUE_BATCH)
-                    waiting = uow.outbox.waiting_for_conversations(
-                        RECORD_CONSENT, CONSENT_KEY_PREFIX, [due.conversation_id for due in batch]
-                    )
-                if not batch:
-                    break
-                after_id = batch[-1].conversation_id
-                ready = [due for due in batch if due.conversation_id not in waiting and due.email]
-                if waiting:  # these conversations only: the rest go on
-                    log.info(
-                        "follow-ups deferred: consent given in %d conversations is not recorded yet",
-                        len(waiting),
-                    )
-                    report.deferred += len(waiting)
-                try:
-                    self._send_batch(number, cutoff, ready, report)
-                except Unavailable as error:
-                    log.warning("follow-ups deferred: %s", error)
-                    report.deferred += len(ready)
-                    unreachable = True
+            unreachable = self._work_off(number, due_cutoff(number, self._delays, now), report, unreachable)
         for counted in FOLLOWUP_OUTCOMES:
             FOLLOWUPS.labels(counted).inc(getattr(report, counted))
         if report.sent or report.skipped_no_consent or report.deferred:
@@ -187,15 +161,54 @@ class FollowupService:
             )
         return report
 
+    def _work_off(self, number: int, cutoff: dt.datetime, report: PassReport, unreachable: bool) -> bool:
+        """Follow-up `number` wherever it is due, by ascending conversation id until a whole batch turns
+        out to be recorded by another caller already (another replica's pass is working on the same
+        ids); then from the highest id down, so two replicas meet in the middle instead of asking
+        consent for the same batches. Answers whether the consent service failed to answer."""
+        after_id, before_id, descending = 0, None, False  # ids > after_id and < before_id are left
+        while True:
+            with self._unit_of_work() as uow:
+                if unreachable:
+                    report.deferred += uow.followups.count_due(number, cutoff, after_id, before_id)
+                    return True
+                batch = uow.followups.due(
+                    number, cutoff, after_id, DUE_BATCH, before_id=before_id, descending=descending
+                )
+                waiting = uow.outbox.waiting_for_conversations(
+                    RECORD_CONSENT, CONSENT_KEY_PREFIX, [due.conversation_id for due in batch]
+                )
+            if not batch:
+                return False
+            ready = [due for due in batch if due.conversation_id not in waiting and due.email]
+            if waiting:  # these conversations only: the rest go on
+                log.info(
+                    "follow-ups deferred: consent given in %d conversations is not recorded yet", len(waiting)
+                )
+                report.deferred += len(waiting)
+            try:
+                recorded = self._send_batch(number, cutoff, ready, report)
+            except Unavailable as error:
+                log.warning("follow-ups deferred: %s", error)
+                report.deferred += len(ready)
+                unreachable = True
+                recorded = 0
+            if descending:
+                before_id = batch[-1].conversation_id
+            else:
+                after_id = batch[-1].conversation_id
+                descending = bool(ready) and recorded == 0 and not unreachable
+
     def _send_batch(
         self, number: int, cutoff: dt.datetime, batch: list[DueFollowup], report: PassReport
-    ) -> None:
+    ) -> int:
         """Follow-up `number` for each of `batch`: one consent call for all, then one transaction that
         records each (sent, or skipped without processing consent) unless another caller did or the
         visitor wrote again since, adds the sent ones' messages and queues the emails of those with
-        marketing consent. Raises Unavailable (nothing recorded) if consent cannot be checked."""
+        marketing consent. Answers how many it recorded; raises Unavailable (nothing recorded) if consent
+        cannot be checked."""
         if not batch:
-            return
+            return 0
         caller = CallerIdentity()
         answers = self._consent.check_batch([due.email or "" for due in batch], caller)
         outcomes = {
@@ -224,6 +237,7 @@ class FollowupService:
         report.already_sent += len(batch) - len(recorded)  # or no longer due: the visitor wrote again
         if emailed:
             self._on_outbox_work()
+        return len(recorded)
 
     def _email(self, to: str, text: str, token: str) -> EmailNotice:
         url = link_url(self._public_base_url, UNSUBSCRIBE_PATH, token)

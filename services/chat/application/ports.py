@@ -63,11 +63,23 @@ class FollowupRepository(Protocol):
         """Inserts the follow-up's event; False if one exists (UNIQUE(conversation_id, number))."""
         ...
 
-    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
-        """Conversations with an email, idle since `cutoff`, without follow-up `number`, by id."""
+    def due(
+        self,
+        number: int,
+        cutoff: dt.datetime,
+        after_id: int,
+        limit: int,
+        *,
+        before_id: int | None = None,
+        descending: bool = False,
+    ) -> list[DueFollowup]:
+        """Conversations with an email, idle since `cutoff`, without follow-up `number`, with an id
+        above `after_id` (and below `before_id`), by id (highest first when `descending`)."""
         ...
 
-    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int: ...
+    def count_due(
+        self, number: int, cutoff: dt.datetime, after_id: int, before_id: int | None = None
+    ) -> int: ...
 
     def record_due(
         self, number: int, cutoff: dt.datetime, outcomes: Mapping[int, tuple[str, str]], now: dt.datetime

@@ -125,22 +125,23 @@ class MemoryFollowups:
         self._t.followups[(conversation_id, number)] = str(status)
         return True
 
-    def _due(self, number: int, cutoff: dt.datetime, after_id: int) -> list[Conversation]:
+    def _due(self, number: int, cutoff: dt.datetime, after_id: int, before_id=None) -> list[Conversation]:
         return [
             c
             for i, c in sorted(self._t.conversations.items())
             if c.email is not None
             and c.last_user_message_at <= cutoff
-            and i > after_id
+            and after_id < i < (before_id if before_id is not None else i + 1)
             and (i, number) not in self._t.followups
         ]
 
-    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
-        found = self._due(number, cutoff, after_id)[:limit]
+    def due(self, number, cutoff, after_id, limit, *, before_id=None, descending=False) -> list[DueFollowup]:
+        found = self._due(number, cutoff, after_id, before_id)
+        found = (found[::-1] if descending else found)[:limit]
         return [DueFollowup(c.id, c.session_id, number, c.last_user_message_at, c.email) for c in found]
 
-    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int:
-        return len(self._due(number, cutoff, after_id))
+    def count_due(self, number: int, cutoff: dt.datetime, after_id: int, before_id=None) -> int:
+        return len(self._due(number, cutoff, after_id, before_id))
 
     def record_due(self, number, cutoff, outcomes, now) -> set[int]:
         inserted = set()

@@ -231,3 +231,44 @@ def test_a_visitor_who_wrote_again_while_the_pass_waited_for_consent_gets_no_fol
     chat.consent.during = None
     chat.clock.advance(DELAYS[0])
     assert chat.followups.run_due() == PassReport(sent=1)
+
+
+def test_a_pass_that_finds_its_batch_taken_by_another_replica_works_from_the_other_end(chat, monkeypatch):
+    monkeypatch.setattr(followups_module, "DUE_BATCH", 2)
+    emails = [f"osoba{n}@example.com" for n in range(6)]
+    ids = [visitor(chat, f"s-{n}", f"napiszcie na {email}") for n, email in enumerate(emails)]
+    chat.consent.granted = {(email, "processing") for email in emails}
+    chat.clock.advance(DELAYS[0])
+
+    def other_replica_takes_the_first_batch() -> None:
+        chat.consent.during = None
+        for conversation in ids[:2]:
+            chat.followups.send(conversation, 1)
+
+    chat.consent.during = other_replica_takes_the_first_batch
+    assert chat.followups.run_due() == PassReport(sent=4, already_sent=2)
+    assert chat.consent.batches == [emails[:2], [emails[5], emails[4]], [emails[3], emails[2]]]
+    assert set(followup_events(chat)) == {(i, 1) for i in ids}
+    assert chat.followups.run_due() == PassReport()
+
+
+def test_the_consent_service_failing_after_the_turn_defers_exactly_what_is_left(chat, monkeypatch):
+    monkeypatch.setattr(followups_module, "DUE_BATCH", 2)
+    emails = [f"osoba{n}@example.com" for n in range(7)]
+    ids = [visitor(chat, f"s-{n}", f"napiszcie na {email}") for n, email in enumerate(emails)]
+    chat.consent.granted = {(email, "processing") for email in emails}
+    chat.clock.advance(DELAYS[0])
+    calls = []
+
+    def first_batch_taken_then_consent_down() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            for conversation in ids[:2]:
+                chat.followups.send(conversation, 1)
+        elif len(calls) == 3:
+            chat.consent.down = True
+
+    chat.consent.during = first_batch_taken_then_consent_down
+    # ids 1-2 taken by the other replica, 7-6 sent from the top, then 5-4 fail: 5, 4 and 3 are deferred.
+    assert chat.followups.run_due() == PassReport(sent=2, already_sent=2, deferred=3)
+    assert set(followup_events(chat)) == {(i, 1) for i in (*ids[:2], *ids[5:])}
