@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, CursorResult, make_url
 from sqlalchemy.exc import ArgumentError
@@ -166,7 +166,7 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def affected_rows(session: Session, statement: Executable) -> int:
+def affected_rows(session: Session | Connection, statement: Executable) -> int:
     """Runs an INSERT, UPDATE or DELETE and returns how many rows it changed (`Session.execute` is typed
     for queries, whose results have no row count)."""
     return cast(CursorResult[Any], session.execute(statement)).rowcount

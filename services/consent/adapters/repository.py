@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
 
 from services.consent.adapters import rows
 from services.consent.adapters.tables import (
@@ -33,7 +32,7 @@ from services.consent.domain.chain import (
 from services.consent.domain.model import AuditEntry, PendingGrant, Subject
 from services.runtime.clock import utcnow as utc_now
 from services.runtime.db import affected_rows
-from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
+from services.runtime.unit_of_work import ConnectionUnitOfWork, insert_ignoring_conflict
 
 _FIND = select(subjects).where(subjects.c.email == bindparam("email"))
 _LOCK = _FIND.with_for_update()
@@ -113,7 +112,7 @@ _IS_SUPPRESSED = select(suppressions.c.pseudonym).where(suppressions.c.pseudonym
 
 
 class SqlSubjectRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Connection) -> None:
         self._session = session
 
     def get(self, email: str) -> Subject | None:
@@ -132,7 +131,7 @@ class SqlSubjectRepository:
                 "created_at": now,
                 "updated_at": now,
             }
-            dialect = self._session.get_bind().dialect.name
+            dialect = self._session.dialect.name
             row = self._session.execute(_CREATE[dialect], new).one_or_none()
             if row is None:  # a concurrent request created it first: wait for its lock
                 row = self._session.execute(_LOCK, {"email": email}).one()
@@ -158,7 +157,7 @@ class SqlSubjectRepository:
 
 
 class SqlAuditLog:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Connection) -> None:
         self._session = session
 
     def append(self, pseudonym: str, entry: AuditEntry) -> None:
@@ -236,7 +235,7 @@ class SqlAuditLog:
 
 
 class SqlPendingGrants:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Connection) -> None:
         self._session = session
 
     def add(self, grant: PendingGrant) -> None:
@@ -276,16 +275,16 @@ class SqlPendingGrants:
         )
 
 
-class ConsentUnitOfWork(SqlUnitOfWork):
+class ConsentUnitOfWork(ConnectionUnitOfWork):
     subjects: SqlSubjectRepository
     audit_log: SqlAuditLog
     pending_grants: SqlPendingGrants
 
-    def bind_repositories(self, session: Session) -> None:
+    def bind_repositories(self, session: Connection) -> None:
         self.subjects = SqlSubjectRepository(session)
         self.audit_log = SqlAuditLog(session)
         self.pending_grants = SqlPendingGrants(session)
-        self._postgres = session.get_bind().dialect.name == "postgresql"
+        self._postgres = session.dialect.name == "postgresql"
 
     def save_and_audit(self, subject: Subject, now: dt.datetime, pseudonym: str, entry: AuditEntry) -> None:
         if self._postgres:
