@@ -57,7 +57,7 @@ def distinct(
 
 def _probe(url: str, proxy: PgWireProxy, scale: Scale) -> dict:
     """Round trips per request of a warmed-up hey load: the proxy counts what the clients send."""
-    hey(url, max(20, scale.warmup // 4), scale.concurrency, body=UNSUBSCRIBE_BODY)
+    hey(url, scale.warmup, scale.concurrency, body=UNSUBSCRIBE_BODY)  # every pooled connection open
     proxy.reset()
     result = hey(url, scale.warmup, scale.concurrency, body=UNSUBSCRIBE_BODY)
     time.sleep(0.3)
