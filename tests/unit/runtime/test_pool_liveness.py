@@ -4,6 +4,7 @@ for longer than PING_AFTER_IDLE_SECONDS is pinged first. A pipe stands in for th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from types import SimpleNamespace
@@ -23,10 +24,8 @@ class Connection:
 
     def close(self) -> None:
         for descriptor in (self.read, self.write):
-            try:
+            with contextlib.suppress(OSError):
                 os.close(descriptor)
-            except OSError:
-                pass
 
 
 class Dialect:
