@@ -140,6 +140,7 @@ def machine() -> dict:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "redis_server": _version(["redis-server", "--version"]),
         "hey": "hey " + (_version(["dpkg-query", "-W", "-f=${Version}", "hey"]) or "?"),
+        "wrk": "wrk " + (_version(["dpkg-query", "-W", "-f=${Version}", "wrk"]) or "?"),
         "commit": _version(["git", "rev-parse", "--short", "HEAD"]),
     }
 
