@@ -33,6 +33,7 @@ from services.runtime.errors import (
     Unavailable,
 )
 from services.runtime.grpc_access import AccessInterceptor, peer_address
+from services.runtime.grpc_handlers import WrappedHandlers
 from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.identity import (
     CLIENT_IP_KEY,
@@ -98,6 +99,13 @@ def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
     return error_details_pb2.BadRequest(field_violations=[violation])
 
 
+def _request_id(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
+    for key, value in metadata or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str):
+            return value
+    return ""
+
+
 class CallInterceptor(grpc.ServerInterceptor):
     """Logs every unary call (method, status, duration, request id) and maps errors to status codes.
 
@@ -105,6 +113,9 @@ class CallInterceptor(grpc.ServerInterceptor):
     else is logged with its traceback and answered INTERNAL without the details, so a caller never sees
     a stack trace.
     """
+
+    def __init__(self) -> None:
+        self._wrapped = WrappedHandlers()
 
     def intercept_service(
         self,
@@ -114,13 +125,16 @@ class CallInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = handler_call_details.method
-        metadata = text_metadata(handler_call_details.invocation_metadata)
-        request_id = metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         level = logging.DEBUG if method.startswith(_QUIET_PREFIXES) else logging.INFO
         inner = handler.unary_unary
+        if inner is None:  # checked by intercept_service
+            return handler
 
         def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            request_id = _request_id(context.invocation_metadata()) or uuid.uuid4().hex
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             try:
@@ -144,7 +158,10 @@ class CallInterceptor(grpc.ServerInterceptor):
             finally:
                 code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                log.log(level, "rpc %s %s %.1fms request_id=%s", method, code.name, elapsed_ms, request_id)
+                if log.isEnabledFor(level):
+                    log.log(
+                        level, "rpc %s %s %.1fms request_id=%s", method, code.name, elapsed_ms, request_id
+                    )
                 request_id_var.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(

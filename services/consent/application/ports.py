@@ -108,4 +108,9 @@ class UnitOfWork(Protocol):
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
 
+    def save_and_audit(self, subject: Subject, now: dt.datetime, pseudonym: str, entry: AuditEntry) -> None:
+        """subjects.save(subject, now), then audit_log.append(pseudonym, entry): in fewer round trips
+        where the storage can merge them."""
+        ...
+
     def commit(self) -> None: ...

@@ -258,8 +258,9 @@ class ConsentService:
             result = apply(subject, now, uow, pseudonym)
             if audit_as is not None:
                 action, reason = audit_as(result, action, reason)
-            uow.subjects.save(subject, now)
-            uow.audit_log.append(
+            uow.save_and_audit(
+                subject,
+                now,
                 pseudonym,
                 audit_entry(
                     action,

@@ -67,6 +67,10 @@ class FakeUnitOfWork:
     def append(self, pseudonym, entry):
         self._audit.append((pseudonym, dataclasses.replace(entry, id=next(self._ids))))
 
+    def save_and_audit(self, subject, now, pseudonym, entry):
+        self.save(subject, now)
+        self.append(pseudonym, entry)
+
     def has_idempotency_key(self, key):
         return any(entry.idempotency_key == key for _, entry in self._audit)
 
