@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
+
+from google.protobuf.descriptor import Descriptor
 
 from novahouse.privacy.v1 import privacy_pb2
 from services.gateway.application.auth import TOKEN_PARAMETER, Access
@@ -238,14 +240,15 @@ def _local_operation(route: LocalRoute, schemas: SchemaBuilder) -> dict:
         for status in ("400", "401", "403", "413", "415", "503"):
             responses[status] = {"description": _ERRORS[status], **error}
         # The body is the request the gateway sends each service's PrivacyService, rules and all.
-        body = schemas.ref(_PRIVACY_ROUTES[route.name].DESCRIPTOR, INPUT)
+        body = schemas.ref(_PRIVACY_ROUTES[route.name], INPUT)
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return operation
 
 
+# (the generated .pyi types DESCRIPTOR as the C++ or the Python descriptor; it is one of them)
 _PRIVACY_ROUTES = {
-    "PrivacyExport": privacy_pb2.ExportPersonalDataRequest,
-    "PrivacyErase": privacy_pb2.ErasePersonalDataRequest,
+    "PrivacyExport": cast(Descriptor, privacy_pb2.ExportPersonalDataRequest.DESCRIPTOR),
+    "PrivacyErase": cast(Descriptor, privacy_pb2.ErasePersonalDataRequest.DESCRIPTOR),
 }
 
 
