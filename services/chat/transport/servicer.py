@@ -104,7 +104,7 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
             # deployment's FOLLOWUP_DELAYS names a follow-up that does not exist here.
             if error.field != "followup_number" or request.followup_number < 1:
                 raise
-            raise NotFound(f"no follow-up {request.followup_number}: {error.description}") from None
+            raise NotFound(f"no follow-up {request.followup_number} here: {error}") from None
         return pb.SendFollowupResponse(status=_OUTCOME[outcome])
 
     def ListDueFollowups(
