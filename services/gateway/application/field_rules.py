@@ -3,7 +3,8 @@
 `google.api.field_behavior = REQUIRED` makes a property required (and not null); `buf.validate` rules
 (the ones protovalidate checks) become minimum/maximum, minLength/maxLength, pattern, format and a
 narrower enum (`string.in` an enum of strings); `(novahouse.api.v1.email_address)` becomes
-`format: email` (an optional one may also be empty). A rule on a repeated field's items applies to each
+`format: email` (an optional one may also be empty), `(novahouse.api.v1.requires)` a `not` that
+refuses the field set without the one it names. A rule on a repeated field's items applies to each
 item. Text without a pattern of its own gets the pattern of what every service accepts in text: no
 control characters (services/runtime/control_characters.py).
 """
@@ -22,6 +23,7 @@ from services.runtime.control_characters import CONTROL_CHARACTERS
 # protoc's .pyi types an extension as a plain FieldDescriptor, which the Extensions map does not take.
 _FIELD_RULES: Any = validate_pb2.field
 _EMAIL_ADDRESS: Any = fields_pb2.email_address
+_REQUIRES: Any = fields_pb2.requires
 TEXT_PATTERN = f"^[^{CONTROL_CHARACTERS}]*$"
 _RANGE_KINDS = ("int32", "int64", "uint32", "uint64", "sint32", "sint64", "double", "float")
 
@@ -47,6 +49,22 @@ def text_schema(schema: dict[str, Any]) -> dict[str, Any]:
     if schema.get("type") != "string" or {"pattern", "format", "enum", "anyOf"} & set(schema):
         return schema
     return {**schema, "pattern": TEXT_PATTERN}
+
+
+def requirement(field: FieldDescriptor) -> str:
+    """The field `(novahouse.api.v1.requires)` names: set with this one; '' for none."""
+    return str(field.GetOptions().Extensions[_REQUIRES])
+
+
+def dependency(field: FieldDescriptor, required: str) -> dict[str, Any]:
+    """A request with `field` set and `required` absent, null or empty is not one to send."""
+    missing = {"anyOf": [{"type": "null"}, {"maxLength": 0}]}
+    return {
+        "not": {
+            "required": [field.name],
+            "properties": {field.name: {"not": {"type": "null"}}, required: missing},
+        }
+    }
 
 
 def item_rules(field: FieldDescriptor) -> validate_pb2.FieldRules | None:

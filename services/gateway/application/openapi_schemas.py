@@ -12,10 +12,12 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from services.gateway.application.contracts import enum_of, is_map, message_of, real_oneofs
 from services.gateway.application.field_rules import (
     constrained,
+    dependency,
     email_schema,
     is_email_address,
     is_required,
     item_rules,
+    requirement,
     text_schema,
 )
 from services.gateway.application.json_values import (
@@ -75,6 +77,7 @@ class SchemaBuilder:
                 for group in sorted(groups)
                 for pair in itertools.combinations(group, 2)
             ]
+            exclusions += [dependency(f, requirement(f)) for f in fields if requirement(f)]
             if exclusions:
                 schema["allOf"] = exclusions
         return schema

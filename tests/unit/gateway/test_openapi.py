@@ -114,7 +114,7 @@ SAMPLES = {
         {"message": 1},
         {"message": "x", "marketing_consent": None},
         {"message": "x", "rodo_consent": "true"},
-        {"message": "x", "rodo_consent": False},
+        {"message": "x", "rodo_consent": False, "email": "a@b.pl"},
         {"email": "a@b.pl", "extra": 1},
         [],
         "message",
@@ -231,6 +231,12 @@ def test_the_contracts_rules_are_in_the_document(document):
     assert chat["properties"]["message"]["maxLength"] == 4000
     # An optional email: an address or empty.
     assert chat["properties"]["email"]["anyOf"] == [{"format": "email"}, {"maxLength": 0}]
+    # A consent flag needs the email (the contract's `requires`).
+    valid = Draft202012Validator({"components": document["components"], **chat}).is_valid
+    assert not valid({"message": "x", "rodo_consent": False})
+    assert not valid({"message": "x", "marketing_consent": True, "email": ""})
+    assert valid({"message": "x", "marketing_consent": True, "email": "a@b.pl"})
+    assert valid({"message": "x", "marketing_consent": None})
     audit = {
         p["name"]: p["schema"] for p in document["paths"]["/api/admin/consent/audit-log"]["get"]["parameters"]
     }
