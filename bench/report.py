@@ -25,7 +25,7 @@ class Goal:
         return "met" if self.met(self.value) else "MISSED"
 
 
-def goals(runs: dict) -> list[Goal]:
+def goals(runs: dict, followups: dict | None = None) -> list[Goal]:
     gateway = runs.get("gateway_limits_redis") or runs["gateway_limits_memory"]
     baseline, direct, bare = runs["flask_baseline"], runs["direct_grpc"], runs["bare_starlette"]
     return [
@@ -62,6 +62,26 @@ def goals(runs: dict) -> list[Goal]:
             "1",
             lambda v: abs(v - 1) < 0.01,
         ),
+        # --- Follow-ups (issue 19, scenario 4): rows only when the scenario ran; see followup_goals. ---
+        *followup_goals(followups),
+    ]
+
+
+# Follow-ups (issue 19): rate, duplicates and consent CPU per follow-up of scenario 4.
+def followup_goals(followups: dict | None) -> list[Goal]:
+    """Rate, duplicates and the consent service's CPU per follow-up; none without scenario 4."""
+    if not followups:
+        return []
+    consent = followups["processes"].get("consent", {}).get("cpu_ms_per_followup")
+    return [
+        Goal(
+            "follow-ups per second, two chat processes",
+            followups["followups_per_second"],
+            "≥ 500",
+            lambda v: v >= 500,
+        ),
+        Goal("follow-ups sent twice (two chat processes)", followups["duplicates"], "0", lambda v: v == 0),
+        Goal("consent CPU ms per follow-up", consent, "≤ 0.5", lambda v: v <= 0.5),
     ]
 
 

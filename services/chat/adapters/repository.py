@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Row, String, and_, cast, delete, exists, func, literal, select, update
+from sqlalchemy import Row, String, cast, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from services.chat.adapters.followups import SqlFollowupRepository
 from services.chat.adapters.privacy import SqlChatPrivacy
-from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
+from services.chat.adapters.tables import conversations, leads, messages, outbox
 from services.chat.application.outbox_calls import OutboxCall
-from services.chat.application.ports import DueFollowup, OutboxItem
+from services.chat.application.ports import OutboxItem
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals
 from services.chat.domain.model import ChatMessage, Conversation, Role
@@ -73,6 +75,21 @@ class SqlConversationRepository:
             .returning(messages.c.id)
         ).scalar_one()
 
+    def add_messages(self, added: Sequence[tuple[int, ChatMessage]]) -> None:
+        if not added:
+            return
+        rows = [
+            {
+                "conversation_id": conversation_id,
+                "role": message.role.value,
+                "text": message.text,
+                "followup_number": message.followup_number,
+                "created_at": message.created_at,
+            }
+            for conversation_id, message in added
+        ]
+        self._session.execute(messages.insert(), rows)
+
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
         statement = (
             select(messages)
@@ -120,59 +137,6 @@ class SqlLeadRepository:
             leads.insert()
             .values(conversation_id=lead.conversation_id, created_at=now, **values)
             .returning(leads.c.id)
-        ).scalar_one()
-
-
-class SqlFollowupRepository:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def exists(self, conversation_id: int, number: int) -> bool:
-        found = select(followup_events.c.id).where(
-            followup_events.c.conversation_id == conversation_id, followup_events.c.followup_number == number
-        )
-        return self._session.execute(found).first() is not None
-
-    def record(self, conversation_id: int, number: int, status: str, now: dt.datetime) -> bool:
-        return insert_ignoring_conflict(
-            self._session,
-            followup_events,
-            {
-                "conversation_id": conversation_id,
-                "followup_number": number,
-                "status": str(status),
-                "created_at": now,
-            },
-            "conversation_id",
-            "followup_number",
-        )
-
-    def _due_condition(self, number: int, cutoff: dt.datetime, after_id: int) -> ColumnElement[bool]:
-        sent = exists().where(
-            followup_events.c.conversation_id == conversations.c.id,
-            followup_events.c.followup_number == number,
-        )
-        return and_(
-            conversations.c.email.is_not(None),
-            conversations.c.last_user_message_at <= cutoff,
-            conversations.c.id > after_id,
-            ~sent,
-        )
-
-    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
-        rows = self._session.execute(
-            select(conversations.c.id, conversations.c.session_id, conversations.c.last_user_message_at)
-            .where(self._due_condition(number, cutoff, after_id))
-            .order_by(conversations.c.id)
-            .limit(limit)
-        )
-        return [DueFollowup(row.id, row.session_id, number, row.last_user_message_at) for row in rows]
-
-    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int:
-        return self._session.execute(
-            select(func.count())
-            .select_from(conversations)
-            .where(self._due_condition(number, cutoff, after_id))
         ).scalar_one()
 
 
@@ -247,6 +211,22 @@ class SqlOutbox:
         )
         waiting = select(outbox.c.id).where(outbox.c.kind == kind, outbox.c.idempotency_key.in_(keys))
         return self._session.execute(waiting).first() is not None
+
+    def waiting_for_conversations(
+        self, kind: str, key_prefix: str, conversation_ids: Sequence[int]
+    ) -> set[int]:
+        if not conversation_ids:
+            return set()
+        queued = select(outbox.c.idempotency_key).where(outbox.c.kind == kind)
+        waiting = (
+            select(messages.c.conversation_id)
+            .distinct()
+            .where(
+                messages.c.conversation_id.in_(list(conversation_ids)),
+                (literal(key_prefix, String) + cast(messages.c.id, String)).in_(queued),
+            )
+        )
+        return set(self._session.execute(waiting).scalars())
 
 
 def _conversation(row: Row) -> Conversation:

@@ -7,9 +7,10 @@ and cache-keying a statement per call was measurable CPU per unsubscribe under l
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, func, select, update
+from sqlalchemy import Row, bindparam, delete, false, func, literal, select, union_all, update
 from sqlalchemy.orm import Session
 
 from services.consent.adapters.tables import (
@@ -63,6 +64,19 @@ _MOVE_HEAD = (
     )
 )
 _IS_SUPPRESSED = select(suppressions.c.pseudonym).where(suppressions.c.pseudonym == bindparam("pseudonym"))
+# CheckConsentBatch in one round trip: the subjects' consents (kind 0) and the suppressed pseudonyms
+# (kind 1), both by their unique index.
+_CONSENTS_OF = union_all(
+    select(
+        literal(0).label("kind"),
+        subjects.c.email.label("key"),
+        subjects.c.marketing_consent,
+        subjects.c.rodo_consent,
+    ).where(subjects.c.email.in_(bindparam("emails", expanding=True))),
+    select(literal(1), suppressions.c.pseudonym, false(), false()).where(
+        suppressions.c.pseudonym.in_(bindparam("pseudonyms", expanding=True))
+    ),
+)
 
 
 class SqlSubjectRepository:
@@ -104,6 +118,19 @@ class SqlSubjectRepository:
 
     def is_suppressed(self, pseudonym: str) -> bool:
         return self._session.execute(_IS_SUPPRESSED, {"pseudonym": pseudonym}).first() is not None
+
+    def consents_of(
+        self, emails: Sequence[str], pseudonyms: Sequence[str]
+    ) -> tuple[dict[str, tuple[bool, bool]], set[str]]:
+        consents: dict[str, tuple[bool, bool]] = {}
+        suppressed: set[str] = set()
+        rows = self._session.execute(_CONSENTS_OF, {"emails": list(emails), "pseudonyms": list(pseudonyms)})
+        for kind, key, marketing, processing in rows:
+            if kind == 0:
+                consents[key] = (marketing, processing)
+            else:
+                suppressed.add(key)
+        return consents, suppressed
 
     def lock_by_pseudonym(self, pseudonym: str) -> Subject | None:
         row = self._session.execute(_LOCK_BY_PSEUDONYM, {"pseudonym": pseudonym}).one_or_none()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -45,6 +46,13 @@ class SubjectRepository(Protocol):
         ...
 
     def is_suppressed(self, pseudonym: str) -> bool: ...
+
+    def consents_of(
+        self, emails: Sequence[str], pseudonyms: Sequence[str]
+    ) -> tuple[dict[str, tuple[bool, bool]], set[str]]:
+        """In one round trip: (marketing, processing) consent of each known email among `emails`, and
+        which of `pseudonyms` are suppressed (CheckConsentBatch)."""
+        ...
 
 
 class PendingGrants(Protocol):

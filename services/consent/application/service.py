@@ -4,11 +4,12 @@ in one transaction, so concurrent requests for one email neither lose an update 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from services.consent.application.audit import audit_entry
+from services.consent.application.batch import ConsentAnswer, check_batch
 from services.consent.application.metrics import CONSENT_CHANGES
 from services.consent.application.optin import OptIn
 from services.consent.application.ports import AuditQuery, UnitOfWork
@@ -191,6 +192,10 @@ class ConsentService:
             return purpose is not Purpose.MARKETING or not uow.subjects.is_suppressed(
                 self._pseudonymize(normalised)
             )
+
+    def check_batch(self, emails: Sequence[str]) -> list[ConsentAnswer]:
+        """check() for many emails with one query; see application/batch.py."""
+        return check_batch(self._unit_of_work, self._pseudonymize, self._opt_in, emails)
 
     def unsubscribe_token(self, email: str) -> str:
         """The signed token of the person's one-click unsubscribe link; empty without signed links."""

@@ -87,6 +87,21 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
         token = self._service.unsubscribe_token(request.email) if marketing else ""
         return consent_pb2.CheckConsentResponse(allowed=allowed, unsubscribe_token=token)
 
+    def CheckConsentBatch(
+        self, request: consent_pb2.CheckConsentBatchRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.CheckConsentBatchResponse:
+        answers = self._service.check_batch(list(request.emails))
+        return consent_pb2.CheckConsentBatchResponse(
+            results=[
+                consent_pb2.ConsentCheckResult(
+                    processing_allowed=a.processing,
+                    marketing_allowed=a.marketing,
+                    unsubscribe_token=a.unsubscribe_token,
+                )
+                for a in answers
+            ]
+        )
+
     def UnsubscribeOneClick(
         self, request: consent_pb2.UnsubscribeOneClickRequest, context: grpc.ServicerContext
     ) -> consent_pb2.UnsubscribeResponse:

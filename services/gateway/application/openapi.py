@@ -100,8 +100,9 @@ def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, titl
                     "type": "apiKey",
                     "in": "query",
                     "name": TOKEN_PARAMETER,
-                    "description": "Lower-case hex HMAC-SHA256 of the normalised email, keyed with "
-                    "UNSUBSCRIBE_SECRET",
+                    "description": "`<expiry>.<signature>`: the expiry in Unix seconds and the hex "
+                    "HMAC-SHA256 of `status:<expiry>:<normalised email>` keyed with UNSUBSCRIBE_SECRET "
+                    "(`python -m services.gateway status-token EMAIL`)",
                 },
             },
         },
