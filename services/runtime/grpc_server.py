@@ -43,6 +43,7 @@ from services.runtime.identity import (
 )
 from services.runtime.logs import request_id_var
 from services.runtime.observability import outer_interceptors
+from services.runtime.validation import check_request
 
 log = logging.getLogger("services.rpc")
 
@@ -95,8 +96,11 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, *
 
 
 def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
-    violation = error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.description)
-    return error_details_pb2.BadRequest(field_violations=[violation])
+    violations = [
+        error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+        for field, description in error.violations
+    ]
+    return error_details_pb2.BadRequest(field_violations=violations)
 
 
 def _request_id(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
@@ -107,7 +111,9 @@ def _request_id(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
 
 
 class CallInterceptor(grpc.ServerInterceptor):
-    """Logs every unary call (method, status, duration, request id) and maps errors to status codes.
+    """Logs every unary call (method, status, duration, request id), refuses a request that breaks its
+    contract's rules (control characters in text; the buf.validate options) before the servicer sees
+    it, and maps errors to status codes.
 
     Use cases raise `ServiceError`s; a database that cannot be reached becomes UNAVAILABLE; anything
     else is logged with its traceback and answered INTERNAL without the details, so a caller never sees
@@ -140,6 +146,7 @@ class CallInterceptor(grpc.ServerInterceptor):
             try:
                 if (field := field_with_control_character(request)) is not None:
                     raise InvalidArgument(field, "must not contain control characters")
+                check_request(request)  # the buf.validate rules of the contract
                 return inner(request, context)
             except InvalidArgument as error:
                 _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error), _bad_request(error))

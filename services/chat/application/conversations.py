@@ -19,7 +19,6 @@ from services.chat.domain.credentials import new_session_id, new_token, token_ha
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals, extract_signals
 from services.chat.domain.model import (
-    MAX_LABEL_LENGTH,
     ChatMessage,
     Conversation,
     Role,
@@ -32,7 +31,6 @@ from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
 
 CONTEXT_MESSAGES = 10
-MAX_LANGUAGE_LENGTH = 35
 
 
 @dataclass(frozen=True)
@@ -91,10 +89,6 @@ class ConversationService:
         taken (so someone else's session id reads and changes nothing)."""
         text = message_text(visitor.text)
         email = normalise_email(visitor.email) if visitor.email.strip() else None
-        if len(visitor.consent_text_version) > MAX_LABEL_LENGTH:
-            raise InvalidArgument("consent_text_version", f"is longer than {MAX_LABEL_LENGTH} characters")
-        if len(visitor.language) > MAX_LANGUAGE_LENGTH:
-            raise InvalidArgument("language", f"is longer than {MAX_LANGUAGE_LENGTH} characters")
         gave_consent = visitor.marketing_consent is not None or visitor.rodo_consent is not None
         found = extract_signals(text, email)
 

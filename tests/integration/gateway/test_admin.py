@@ -13,7 +13,7 @@ from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET
 
 ADMIN_ROUTES = [
     ("GET", "/api/admin/dlq/entries"),
-    ("GET", "/api/admin/dlq/entries/n-1"),
+    ("GET", "/api/admin/dlq/entries/1"),
     ("GET", "/api/admin/dlq/stats"),
     ("POST", "/api/admin/dlq/retry"),
     ("POST", "/api/admin/dlq/redrive"),
@@ -28,8 +28,15 @@ ADMIN_ROUTES = [
 ]
 
 
+# Bodies the contracts require (a REQUIRED field), so that a request with the key reaches its service.
+BODIES = {
+    "/api/admin/dlq/purge": {"status": "DEAD_LETTER_STATUS_FAILED"},
+    "/api/admin/followups/send": {"conversation_id": "9", "followup_number": 1},
+}
+
+
 def call(http: httpx.Client, method: str, path: str, headers: dict | None = None) -> httpx.Response:
-    return http.request(method, path, headers=headers or {})
+    return http.request(method, path, headers=headers or {}, json=BODIES.get(path))
 
 
 def test_admin_routes_without_a_key_or_with_a_wrong_one_are_401(http, chat, notifier):
