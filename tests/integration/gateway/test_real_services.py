@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import time
 
 import httpx
 import pytest
 
+from services.gateway.application.auth import email_token
 from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, GatewayServer, unique_prefix
 from tests.support.polling import eventually
 from tests.support.stack import ChatStack
@@ -107,7 +107,7 @@ def test_the_consent_routes_and_the_audit_trail(http):
         True,
         "revoke-consent",
     )
-    token = hmac.new(UNSUBSCRIBE_SECRET.encode(), email.encode(), hashlib.sha256).hexdigest()
+    token = email_token(UNSUBSCRIBE_SECRET.encode(), email, int(time.time()) + 60)
     assert http.get(f"{path}?token={token}").json()["is_unsubscribed"] is True
 
     log = http.get("/api/admin/consent/audit-log", params={"email": email}, headers=ADMIN).json()
