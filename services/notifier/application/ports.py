@@ -40,8 +40,9 @@ class NotificationRepository(Protocol):
         """Claims pending, unleased entries due at `due_at`, oldest due first."""
         ...
 
-    def renew(self, notification: Notification, claim: Claim) -> bool:
-        """Extends the entry's lease if its claim is still the caller's; False if it was taken over."""
+    def renew_claims(self, notifications: Sequence[Notification], claim: Claim) -> list[int]:
+        """Extends to `claim.lease_until` the lease of each entry whose claim is still the caller's (its
+        `claim_token`), in one statement; answers the ids renewed (the others were taken over)."""
         ...
 
     def postpone_due(
