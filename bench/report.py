@@ -25,10 +25,11 @@ class Goal:
         return "met" if self.met(self.value) else "MISSED"
 
 
-def goals(runs: dict) -> list[Goal]:
+def goals(runs: dict, *, notifier: dict | None = None) -> list[Goal]:
+    """`notifier` is scenario 5's result (bench.scenarios.notifier_outage)."""
     gateway = runs.get("gateway_limits_redis") or runs["gateway_limits_memory"]
     baseline, direct, bare = runs["flask_baseline"], runs["direct_grpc"], runs["bare_starlette"]
-    return [
+    found = [
         Goal(
             "(gateway + consent) CPU per unsubscribe ÷ Flask baseline CPU per unsubscribe",
             ratio(gateway["cpu_ms_per_request"], baseline["cpu_ms_per_request"]),
@@ -63,6 +64,32 @@ def goals(runs: dict) -> list[Goal]:
             lambda v: abs(v - 1) < 0.01,
         ),
     ]
+    # --- the notifier (scenario 5, bench.scenarios.notifier_outage): drain rate after a Slack outage,
+    # nothing lost or doubled, and CPU per delivery flat between 10^4 and 10^5 entries in its table.
+    if notifier is not None:
+        found += [
+            Goal(
+                "notifier drain to a local HTTP sink, one process: deliveries/s",
+                notifier.get("deliveries_per_second"),
+                "≥ 1000",
+                lambda v: v >= 1000,
+            ),
+            Goal("notifier drain: notifications lost", notifier.get("lost"), "0", lambda v: v == 0),
+            Goal(
+                "notifier drain: notifications delivered twice",
+                notifier.get("doubled"),
+                "0",
+                lambda v: v == 0,
+            ),
+            Goal(
+                "notifier CPU per delivery with 10⁵ entries ÷ with 10⁴ entries in its table",
+                notifier.get("cpu_per_delivery_ratio_largest_to_smallest"),
+                "≤ 1.25 (flat within noise)",
+                lambda v: v <= 1.25,
+            ),
+        ]
+    # --- end of the notifier's goals
+    return found
 
 
 def machine() -> dict:
