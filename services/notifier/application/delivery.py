@@ -2,8 +2,9 @@
 
 A notification is committed (claimed by the accepting call) before any delivery attempt, so nothing
 accepted is lost if the process dies; a crashed claimer's entries come back when their lease ends. No
-transaction stays open across a sink call: claiming, and recording each outcome, are transactions of
-their own.
+transaction stays open across a sink call: claiming a batch, and recording each outcome that reached a
+sink, are transactions of their own; an outcome is committed before the next call on its channel, so a
+crash repeats at most the one call in flight (docs/design.md, "How the notifier drains its queue").
 """
 
 from __future__ import annotations
