@@ -7,6 +7,7 @@ from pathlib import Path
 
 from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
 from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
+from services.notifier.adapters.outcomes import SqlOutcomeLog
 from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.adapters.sinks.monday import MondayGraphQLSink
 from services.notifier.adapters.sinks.slack import SlackWebhookSink
@@ -93,6 +94,7 @@ def build(settings: NotifierSettings) -> Application:
         Escalation(unit_of_work, dispatcher, settings.escalation_email),
         lease_seconds=settings.lease_seconds,
         storage_unavailable=DATABASE_UNAVAILABLE,
+        outcomes=lambda: SqlOutcomeLog(engine),
     )
     dead_letters = DeadLetterAdmin(unit_of_work, dispatcher, cleanup_days=settings.cleanup_days)
     servicer = NotifierServicer(delivery, dead_letters)

@@ -10,9 +10,10 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from services.notifier.adapters.outcomes import renew_claims, save_outcome
 from services.notifier.adapters.privacy import SqlNotifierPrivacy
 from services.notifier.adapters.tables import notifications as t
 from services.notifier.application.ports import Stats
@@ -29,32 +30,6 @@ from services.runtime.claims import claim_rows, unleased
 from services.runtime.db import affected_rows
 from services.runtime.leases import Claim
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
-
-_MAX_ERROR_TEXT = 1000
-
-# The delivery path's statements, built once: every delivery records an outcome.
-_SAVE_OUTCOME = (
-    update(t)
-    .where(t.c.id == bindparam("b_id"), t.c.claim_token == bindparam("b_token"))
-    .values(
-        status=bindparam("b_status"),
-        attempts=bindparam("b_attempts"),
-        next_attempt_at=bindparam("b_next_attempt_at", type_=t.c.next_attempt_at.type),
-        finished_at=bindparam("b_finished_at", type_=t.c.finished_at.type),
-        last_error_class=bindparam("b_error_class"),
-        last_error_status=bindparam("b_error_status"),
-        last_error_text=bindparam("b_error_text"),
-        claim_token=None,
-        leased_until=None,
-        updated_at=bindparam("b_now", type_=t.c.updated_at.type),
-    )
-)
-_RENEW = (
-    update(t)
-    .where(t.c.id.in_(bindparam("ids", expanding=True)), t.c.claim_token == bindparam("token"))
-    .values(leased_until=bindparam("lease", type_=t.c.leased_until.type))
-    .returning(t.c.id)
-)
 
 
 class SqlNotificationRepository:
@@ -100,16 +75,7 @@ class SqlNotificationRepository:
         return self._claim(candidates, claim)
 
     def renew_claims(self, notifications: Sequence[Notification], claim: Claim) -> list[int]:
-        renewed: list[int] = []
-        tokens = {n.claim_token for n in notifications if n.claim_token is not None}
-        for token in tokens:
-            ids = [n.id for n in notifications if n.claim_token == token]
-            renewed += (
-                self._connection()
-                .execute(_RENEW, {"ids": ids, "token": token, "lease": claim.lease_until})
-                .scalars()
-            )
-        return renewed
+        return renew_claims(self._session.connection(), notifications, claim)
 
     def postpone_due(
         self, channel: Channel, due_at: dt.datetime, until: dt.datetime, now: dt.datetime
@@ -132,28 +98,7 @@ class SqlNotificationRepository:
         return sorted((_notification(row) for row in claimed), key=lambda n: (n.next_attempt_at, n.id))
 
     def save_outcome(self, notification: Notification, now: dt.datetime) -> bool:
-        error = notification.last_error
-        updated = self._connection().execute(
-            _SAVE_OUTCOME,
-            {
-                "b_id": notification.id,
-                "b_token": notification.claim_token,
-                "b_status": notification.status.value,
-                "b_attempts": notification.attempts,
-                "b_next_attempt_at": notification.next_attempt_at,
-                "b_finished_at": notification.finished_at,
-                "b_error_class": error.kind if error else None,
-                "b_error_status": error.status if error else None,
-                "b_error_text": error.text[:_MAX_ERROR_TEXT] if error else None,
-                "b_now": now,
-            },
-        )
-        return updated.rowcount == 1
-
-    def _connection(self) -> Connection:
-        """The session's connection: the delivery path's statements run on it directly (prepared once
-        below, so no statement is built and no ORM execution runs per delivery)."""
-        return self._session.connection()
+        return save_outcome(self._session.connection(), notification, now)
 
     def unescalated_failures(self, limit: int) -> list[Notification]:
         rows = self._session.execute(

@@ -18,7 +18,7 @@ from enum import Enum
 
 from services.notifier.application.dispatcher import Attempt, Dispatcher, Result
 from services.notifier.application.escalation import Escalation
-from services.notifier.application.ports import UnitOfWork
+from services.notifier.application.ports import OutcomeLog, UnitOfWork
 from services.notifier.domain.model import Channel, Message, Notification, Status, idempotency_key
 from services.notifier.domain.retry_policy import RetryPolicy
 from services.runtime.clock import utcnow
@@ -59,8 +59,12 @@ class DeliveryService:
         lease_seconds: float,
         storage_unavailable: Unavailable,
         clock: Callable[[], dt.datetime] = utcnow,
+        outcomes: Callable[[], OutcomeLog] | None = None,
     ) -> None:
+        """`outcomes` records outcomes and renewals (by default through `unit_of_work`, a transaction
+        each)."""
         self._unit_of_work = unit_of_work
+        self._outcomes = outcomes or (lambda: UnitOfWorkOutcomes(unit_of_work))
         self._storage_unavailable = storage_unavailable
         self._dispatcher = dispatcher
         self._policy = policy
@@ -106,6 +110,25 @@ class DeliveryService:
         report = RetryReport()
         due_at = self._clock()
         rejected: dict[Channel, dt.datetime] = {}
+        with self._outcomes() as outcomes:
+            self._work_through(ids, due_at, rejected, report, outcomes)
+        if rejected:
+            with self._unit_of_work() as uow:
+                for channel, retry_at in rejected.items():
+                    uow.notifications.postpone_due(channel, due_at, retry_at, self._clock())
+                uow.commit()
+        self._escalation.escalate()
+        return report
+
+    def _work_through(
+        self,
+        ids: Sequence[int],
+        due_at: dt.datetime,
+        rejected: dict[Channel, dt.datetime],
+        report: RetryReport,
+        outcomes: OutcomeLog,
+    ) -> None:
+        """Claims and attempts batch after batch until none is left (or the given ids are done)."""
         while True:
             claim = self._claim()
             with self._unit_of_work() as uow:
@@ -116,7 +139,7 @@ class DeliveryService:
                         due_at, claim, CLAIM_BATCH, skip_channels=list(rejected)
                     )
                 uow.commit()
-            batch = Batch(claim.lease_until, {n.id: n for n in claimed})
+            batch = Batch(outcomes, claim.lease_until, {n.id: n for n in claimed})
             for notification in claimed:
                 if notification.channel in rejected:
                     self._policy.postponed(notification, rejected[notification.channel], self._clock())
@@ -132,16 +155,9 @@ class DeliveryService:
                     report.failed += notification.status is Status.FAILED
                 batch.waiting.pop(notification.id, None)
             if batch.unsaved:
-                self._save(batch.unsaved, [], batch.lease_until)
+                self._save(outcomes, batch.unsaved, [], batch.lease_until)
             if ids or not claimed:
                 break
-        if rejected:
-            with self._unit_of_work() as uow:
-                for channel, retry_at in rejected.items():
-                    uow.notifications.postpone_due(channel, due_at, retry_at, self._clock())
-                uow.commit()
-        self._escalation.escalate()
-        return report
 
     def _claim(self) -> Claim:
         now = self._clock()
@@ -160,9 +176,7 @@ class DeliveryService:
         claim = Claim(token=notification.claim_token or "", now=now, lease_until=now + self._lease)
         entries = {notification.id: notification, **batch.waiting}
         entries.update((n.id, n) for n in batch.unsaved)
-        with self._unit_of_work() as uow:
-            renewed = uow.notifications.renew_claims(list(entries.values()), claim)
-            uow.commit()
+        renewed = batch.outcomes.renew_claims(list(entries.values()), claim)
         batch.lease_until = claim.lease_until
         batch.lost.update(set(entries) - set(renewed))
         return notification.id in renewed
@@ -202,8 +216,11 @@ class DeliveryService:
         if batch is not None and not attempt.reached_sink:
             batch.unsaved.append(notification)
             return attempt
-        unsaved = batch.unsaved if batch is not None else []
-        self._save([notification], unsaved, batch.lease_until if batch is not None else lease_until)
+        if batch is not None:
+            self._save(batch.outcomes, [notification], batch.unsaved, batch.lease_until)
+        else:
+            with self._outcomes() as outcomes:
+                self._save(outcomes, [notification], [], lease_until)
         if notification.status is Status.FAILED:
             log.error(
                 "notification %d (%s, key %s) failed after %d attempts: %s",
@@ -216,21 +233,18 @@ class DeliveryService:
         return attempt
 
     def _save(
-        self, outcomes: list[Notification], unsaved: list[Notification], lease_until: dt.datetime
+        self,
+        recorder: OutcomeLog,
+        outcomes: list[Notification],
+        unsaved: list[Notification],
+        lease_until: dt.datetime,
     ) -> None:
-        """Commits `outcomes`, and the postponements waiting in `unsaved` (which it empties), in one
-        transaction, retried while the database is unavailable until the lease ends."""
+        """Commits the postponements waiting in `unsaved` (which it empties), then `outcomes`, retried
+        while the database is unavailable until the lease ends."""
         now = self._clock()
         entries = [*unsaved, *outcomes]
-
-        def save() -> list[bool]:
-            with self._unit_of_work() as uow:
-                saved = [uow.notifications.save_outcome(n, now) for n in entries]
-                uow.commit()
-            return saved
-
         saved = retry_while_unavailable(
-            save,
+            lambda: [recorder.save_outcome(n, now) for n in entries],
             unavailable=self._storage_unavailable,
             deadline=lease_until,
             what=f"notifications {', '.join(str(n.id) for n in outcomes or entries)}: recording the outcome",
@@ -245,10 +259,36 @@ class DeliveryService:
                 )
 
 
+class UnitOfWorkOutcomes:
+    """An OutcomeLog through units of work: a transaction per change."""
+
+    def __init__(self, unit_of_work: Callable[[], UnitOfWork]) -> None:
+        self._unit_of_work = unit_of_work
+
+    def __enter__(self) -> UnitOfWorkOutcomes:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
+    def save_outcome(self, notification: Notification, now: dt.datetime) -> bool:
+        with self._unit_of_work() as uow:
+            saved = uow.notifications.save_outcome(notification, now)
+            uow.commit()
+        return saved
+
+    def renew_claims(self, notifications: Sequence[Notification], claim: Claim) -> list[int]:
+        with self._unit_of_work() as uow:
+            renewed = uow.notifications.renew_claims(notifications, claim)
+            uow.commit()
+        return renewed
+
+
 @dataclass
 class Batch:
     """The entries of one claim that a retry pass works through."""
 
+    outcomes: OutcomeLog  # held for the pass
     lease_until: dt.datetime
     waiting: dict[int, Notification]  # claimed, not attempted yet
     lost: set[int] = field(default_factory=set)  # taken over by another worker after the lease ended

@@ -82,6 +82,26 @@ class PrivacyRepository(Protocol):
     def erase(self, address: str, now: dt.datetime) -> int: ...
 
 
+class OutcomeLog(Protocol):
+    """Where attempts' outcomes and lease renewals are recorded, each change committed as it is made.
+    A retry pass holds one for its duration (the SQL one holds a connection, so a delivery's outcome
+    costs one round trip)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def save_outcome(self, notification: Notification, now: dt.datetime) -> bool:
+        """As NotificationRepository.save_outcome, committed."""
+        ...
+
+    def renew_claims(self, notifications: Sequence[Notification], claim: Claim) -> list[int]:
+        """As NotificationRepository.renew_claims, committed."""
+        ...
+
+
 class UnitOfWork(Protocol):
     @property
     def notifications(self) -> NotificationRepository: ...
