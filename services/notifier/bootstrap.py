@@ -67,6 +67,7 @@ def build(settings: NotifierSettings) -> Application:
     engine = create_db_engine(settings.database_url, pool_size=settings.server.max_workers)
     sessions = create_session_factory(engine)
     redis_client = connect_redis(settings.redis_url) if settings.redis_url else None
+    sinks = _sinks(settings)
     routes = {
         channel: Route(
             sink=sink,
@@ -80,7 +81,7 @@ def build(settings: NotifierSettings) -> Application:
             ),
             gate=threading.Lock(),
         )
-        for channel, sink in _sinks(settings).items()
+        for channel, sink in sinks.items()
     }
 
     def unit_of_work() -> NotifierUnitOfWork:
@@ -114,6 +115,8 @@ def build(settings: NotifierSettings) -> Application:
         SCRAPE_SOURCES.remove("notifier_dlq")
         SCRAPE_SOURCES.remove("notifier_breakers")
         engine.dispose()
+        for sink in sinks.values():  # kept connections (the SMTP relay's, the HTTP sinks' pools)
+            sink.close()
         if redis_client is not None:
             redis_client.close()
 

@@ -17,6 +17,10 @@ class Sink(Protocol):
         """Delivers one message or raises RetryableFailure, PermanentFailure or RateLimited."""
         ...
 
+    def close(self) -> None:
+        """Closes the connections the sink keeps between deliveries."""
+        ...
+
 
 @dataclass
 class Stats:

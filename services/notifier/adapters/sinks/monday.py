@@ -45,3 +45,6 @@ class MondayGraphQLSink:
         )
         if errors:
             raise PermanentFailure(ErrorInfo("GraphQLError", reply.status, json.dumps(errors)[:500]))
+
+    def close(self) -> None:
+        self.client.close()

@@ -13,3 +13,6 @@ class SlackWebhookSink:
     def deliver(self, message: Message) -> None:
         assert isinstance(message, SlackMessage)
         self.client.post({"text": message.text})
+
+    def close(self) -> None:
+        self.client.close()
