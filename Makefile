@@ -62,11 +62,13 @@ test-unit: protos
 	$(PY) -m pytest $(UNIT_PLUGINS_OFF) tests/unit $(PYTEST_ARGS)
 
 # Not part of `test`: the stack under load against the Flask baseline (bench/RESULTS.md). Installs the
-# `bench` extra and Debian's `hey` load generator when missing. BENCH_SCALE=0.1 for a quick try.
+# `bench` extra and Debian's `hey` and `wrk` load generators when missing (wrk runs the distinct-address
+# loads, bench/distinct_emails.lua). BENCH_SCALE=0.1 for a quick try.
 # A fresh machine may have no package lists yet: update them only when the first try fails.
 APT_GET := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 bench: protos $(BENCH_STAMP)
 	command -v hey >/dev/null || $(APT_GET) install -y hey || ($(APT_GET) update && $(APT_GET) install -y hey)
+	command -v wrk >/dev/null || $(APT_GET) install -y wrk || ($(APT_GET) update && $(APT_GET) install -y wrk)
 	$(PY) -m bench
 
 $(BENCH_STAMP): pyproject.toml

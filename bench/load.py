@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import multiprocessing
 import shutil
 import subprocess
@@ -14,8 +15,11 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bench.measure import percentile
+
+DISTINCT_EMAILS_SCRIPT = Path(__file__).resolve().parent / "distinct_emails.lua"
 
 
 @dataclass(frozen=True)
@@ -24,12 +28,16 @@ class LoadResult:
     seconds: float
     latencies: Sequence[float] = field(repr=False)
     statuses: Counter
+    # Percentile (50, 95, 99) -> seconds, when the load generator reports percentiles, not latencies (wrk).
+    percentiles: dict[float, float] | None = None
 
     @property
     def rps(self) -> float:
         return self.requests / self.seconds
 
     def latency_ms(self, q: float) -> float:
+        if self.percentiles is not None:
+            return self.percentiles[q] * 1000
         return percentile(self.latencies, q) * 1000
 
 
@@ -62,6 +70,30 @@ def hey(
     if not latencies:
         raise RuntimeError(f"hey answered no requests for {url}")
     return LoadResult(len(latencies), finished, latencies, statuses)
+
+
+def wrk(url: str, seconds: float, concurrency: int, prefix: str, seeded: int = 0) -> LoadResult:
+    """Debian's `wrk` for `seconds` with `concurrency` connections over 2 threads, POSTing a distinct
+    address per request (bench/distinct_emails.lua), or with `seeded` > 0 a random one of the seeded
+    "<prefix>-<n>@example.com". wrk answers percentiles (its done() hook prints them), not latencies."""
+    executable = shutil.which("wrk")
+    if executable is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk (`make bench` does it)")
+    command = [
+        executable, "-t", "2", "-c", str(concurrency), "-d", f"{max(1, round(seconds))}s", "--timeout", "30s",
+        "-s", str(DISTINCT_EMAILS_SCRIPT), url, "--", prefix, str(seeded),
+    ]  # fmt: skip
+    output = subprocess.run(command, capture_output=True, text=True, check=True, timeout=600).stdout  # noqa: S603
+    line = next((x for x in output.splitlines() if x.startswith("WRK_JSON ")), None)
+    if line is None:
+        raise RuntimeError(f"wrk printed no summary for {url}:\n{output}")
+    summary = json.loads(line.removeprefix("WRK_JSON "))
+    failed = summary["non_2xx"] + sum(summary[k] for k in ("connect", "read", "write", "timeout"))
+    statuses: Counter = Counter({200: summary["requests"] - failed})
+    if failed:
+        statuses["non-2xx or socket error"] = failed
+    percentiles = {float(q): summary[f"p{q}_us"] / 1e6 for q in (50, 95, 99)}
+    return LoadResult(summary["requests"], summary["duration_us"] / 1e6, (), statuses, percentiles)
 
 
 def grpc_load(address: str, kind: str, requests: int, concurrency: int, processes: int = 2) -> LoadResult:

@@ -25,8 +25,8 @@ class Goal:
         return "met" if self.met(self.value) else "MISSED"
 
 
-def goals(runs: dict, *, notifier: dict | None = None) -> list[Goal]:
-    """`notifier` is scenario 5's result (bench.scenarios.notifier_outage)."""
+def goals(runs: dict, followups: dict | None = None, *, notifier: dict | None = None) -> list[Goal]:
+    """`followups` and `notifier` are scenarios 4 and 5's results (bench.scenarios)."""
     gateway = runs.get("gateway_limits_redis") or runs["gateway_limits_memory"]
     baseline, direct, bare = runs["flask_baseline"], runs["direct_grpc"], runs["bare_starlette"]
     found = [
@@ -63,6 +63,9 @@ def goals(runs: dict, *, notifier: dict | None = None) -> list[Goal]:
             "1",
             lambda v: abs(v - 1) < 0.01,
         ),
+        # --- Follow-ups (issue 19, scenario 4): rows only when the scenario ran; see followup_goals. ---
+        *followup_goals(followups),
+        *unsubscribe_goals(runs),
     ]
     # --- the notifier (scenario 5, bench.scenarios.notifier_outage): its rows are notifier_goals below.
     if notifier is not None:
@@ -92,6 +95,77 @@ def notifier_goals(outage: dict) -> list[Goal]:
     ]
 
 
+# Follow-ups (issue 19): rate, duplicates and consent CPU per follow-up of scenario 4.
+def followup_goals(followups: dict | None) -> list[Goal]:
+    """Rate, duplicates and the consent service's CPU per follow-up; none without scenario 4."""
+    if not followups:
+        return []
+    consent = followups["processes"].get("consent", {}).get("cpu_ms_per_followup")
+    return [
+        Goal(
+            "follow-ups per second, two chat processes",
+            followups["followups_per_second"],
+            "≥ 500",
+            lambda v: v >= 500,
+        ),
+        Goal("follow-ups sent twice (two chat processes)", followups["duplicates"], "0", lambda v: v == 0),
+        Goal("consent CPU ms per follow-up", consent, "≤ 0.5", lambda v: v <= 0.5),
+    ]
+
+
+# --- Issue 19, the unsubscribe path (bench/unsubscribe.py): latency tail, PostgreSQL cost, distinct
+# addresses and cost vs size. Other issue-19 blocks (follow-ups, notifier) are separate.
+def unsubscribe_goals(runs: dict) -> list[Goal]:
+    gateway = runs.get("gateway_limits_redis") or runs.get("gateway_limits_memory") or {}
+    baseline = runs.get("flask_baseline", {})
+    distinct, flask_distinct = runs.get("gateway_distinct", {}), runs.get("flask_distinct", {})
+    small, large = runs.get("size_10000", {}), runs.get("size_1000000", {})
+    return [
+        Goal(
+            "unsubscribe p99 through the gateway ÷ Flask baseline p99 (same load)",
+            ratio(gateway.get("p99_ms"), baseline.get("p99_ms")),
+            "≤ 1",
+            lambda v: v <= 1,
+        ),
+        Goal(
+            "PostgreSQL CPU per unsubscribe, gateway path ÷ Flask baseline",
+            ratio(gateway.get("postgres_cpu_ms_per_request"), baseline.get("postgres_cpu_ms_per_request")),
+            "≤ 1",
+            lambda v: v <= 1,
+        ),
+        Goal(
+            "PostgreSQL round trips per unsubscribe, gateway path ÷ Flask baseline",
+            ratio(
+                gateway.get("postgres_round_trips_per_request"),
+                baseline.get("postgres_round_trips_per_request"),
+            ),
+            "≤ 1",
+            lambda v: v <= 1,
+        ),
+        Goal(
+            "distinct addresses (wrk): requests/s through the gateway ÷ Flask baseline",
+            ratio(distinct.get("rps"), flask_distinct.get("rps")),
+            "≥ 2",
+            lambda v: v >= 2,
+        ),
+        Goal(
+            "cost vs size: (gateway + consent + PostgreSQL) CPU per unsubscribe at 10⁶ ÷ at 10⁴ subjects",
+            ratio(_with_postgres(large), _with_postgres(small)),
+            "≤ 1.2",
+            lambda v: v <= 1.2,
+        ),
+    ]
+
+
+def _with_postgres(run: dict) -> float | None:
+    if "cpu_ms_per_request" not in run or "postgres_cpu_ms_per_request" not in run:
+        return None
+    return float(run["cpu_ms_per_request"] + run["postgres_cpu_ms_per_request"])
+
+
+# --- end of the issue-19 unsubscribe block
+
+
 def machine() -> dict:
     model = next(
         (
@@ -113,6 +187,7 @@ def machine() -> dict:
         "load_average": [round(x, 2) for x in os.getloadavg()],
         "redis_server": _version(["redis-server", "--version"]),
         "hey": "hey " + (_version(["dpkg-query", "-W", "-f=${Version}", "hey"]) or "?"),
+        "wrk": "wrk " + (_version(["dpkg-query", "-W", "-f=${Version}", "wrk"]) or "?"),
         "commit": _version(["git", "rev-parse", "--short", "HEAD"]),
     }
 
@@ -141,6 +216,10 @@ LOAD_ROWS = [
     ("flask_baseline", "1", "Flask baseline (gunicorn, 2 sync workers)"),
     ("bare_starlette", "-", "bare uvicorn/Starlette, same JSON, no upstream"),
     ("chat_gateway", "2", "POST /api/chatbot/chat via gateway"),
+    ("gateway_distinct", "1", "wrk, a new address per request, via gateway"),
+    ("flask_distinct", "1", "wrk, a new address per request, Flask baseline"),
+    ("size_10000", "1", "wrk, random seeded subject of 10^4, via gateway (limits off)"),
+    ("size_1000000", "1", "wrk, random seeded subject of 10^6, via gateway (limits off)"),
 ]
 
 
@@ -182,6 +261,23 @@ def markdown(result: dict) -> str:
                 f"({runs[key]['redis_connection_setup_commands']} of them handshakes of newly opened pool "
                 "connections, not counted per request).",
             ]
+    postgres = [
+        (label, runs[key])
+        for key, _, label in LOAD_ROWS
+        if "postgres_cpu_ms_per_request" in runs.get(key, {})
+    ]
+    if postgres:
+        lines += [
+            "",
+            "| run | PostgreSQL CPU ms/req | backends | round trips/req | messages sent (probe) |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for label, run in postgres:
+            sent = ", ".join(f"{k} {v}" for k, v in sorted(run.get("postgres_messages_sent", {}).items()))
+            lines.append(
+                f"| {label} | {run['postgres_cpu_ms_per_request']:.3f} | {run['postgres_backends']} | "
+                f"{_number(run.get('postgres_round_trips_per_request'))} | {sent or '-'} |"
+            )
     followups, outage = result.get("followups"), result.get("notifier_outage")
     if followups:
         cpu = ", ".join(f"{n} {p['cpu_ms_per_followup']:.2f}" for n, p in followups["processes"].items())

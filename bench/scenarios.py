@@ -15,6 +15,7 @@ from sqlalchemy import Engine, create_engine, func, insert, select
 
 from bench.load import UNSUBSCRIBE_EMAIL, LoadResult, grpc_load, hey
 from bench.measure import CpuMeter, peak_rss_mib
+from bench.pg import PostgresCpu
 from bench.stack import (
     UNLIMITED,
     Backends,
@@ -44,13 +45,22 @@ class Scale:
     notifications: int
 
 
-def measured(run: Callable[[], LoadResult], processes: Mapping[str, list[int]], backends: Backends) -> dict:
+def measured(
+    run: Callable[[], LoadResult],
+    processes: Mapping[str, list[int]],
+    backends: Backends,
+    postgres: PostgresCpu | None = None,
+) -> dict:
     """Runs one load with every server process metered: throughput, latency percentiles, CPU time per
-    request and peak memory of each process, Redis commands per request."""
+    request and peak memory of each process, Redis commands per request; with `postgres`, the CPU time
+    of the PostgreSQL backends serving the database (bench/pg.py) per request, apart from the sum."""
     commands = backends.redis_commands()
     meter = CpuMeter(processes).start()
+    if postgres is not None:
+        postgres.start()
     result = run()
     usage = meter.stop()
+    database = postgres.stop() if postgres is not None else None
     commands = backends.redis_commands() - commands
     failures = {str(status): count for status, count in result.statuses.items() if status not in (200, "OK")}
     return {
@@ -70,6 +80,14 @@ def measured(run: Callable[[], LoadResult], processes: Mapping[str, list[int]], 
         },
         "cpu_ms_per_request": round(sum(u.cpu_seconds for u in usage.values()) * 1000 / result.requests, 3),
         "redis_commands_per_request": round(commands / result.requests, 3) if backends.redis else None,
+        **(
+            {
+                "postgres_cpu_ms_per_request": round(database.cpu_seconds * 1000 / result.requests, 3),
+                "postgres_backends": database.backends,
+            }
+            if database is not None
+            else {}
+        ),
     }
 
 
@@ -124,24 +142,37 @@ class Stack:
 
 def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) -> dict:
     """Scenarios 1 and 3 (and 2, on the same stack): POST /api/unsubscribe through the gateway with each
-    limit storage, the same RPC by direct gRPC, the Flask baseline, the bare Starlette floor; then chat."""
+    limit storage, the same RPC by direct gRPC, the Flask baseline, the bare Starlette floor; then chat.
+    The first gateway run and the baseline's also meter PostgreSQL and run wrk with distinct addresses;
+    then the PostgreSQL round trips of both and the cost vs size (bench/unsubscribe.py)."""
+    from bench import unsubscribe
+
     n, c = scale.requests, scale.concurrency
     consent_pid = stack.consent.pid
     results: dict[str, dict] = {}
 
-    def http(url: str, pids: Mapping[str, list[int]], body: bytes = UNSUBSCRIBE_BODY) -> dict:
+    def http(
+        url: str, pids: Mapping[str, list[int]], body: bytes = UNSUBSCRIBE_BODY, postgres: str = ""
+    ) -> dict:
         hey(url, scale.warmup, c, body=body)
-        return measured(lambda: hey(url, n, c, body=body), pids, backends)
+        meter = backends.postgres_cpu(postgres) if postgres else None
+        return measured(lambda: hey(url, n, c, body=body), pids, backends, meter)
 
     limit_modes = ["redis", "memory", "off"] if backends.redis else ["memory", "off"]
     for mode in limit_modes:
         gateway = stack.gateway(mode)
         pids = {"gateway": [gateway.pid], "consent": [consent_pid]}
-        results[f"gateway_limits_{mode}"] = http(f"{gateway.url}/api/unsubscribe", pids)
+        first = mode == limit_modes[0]
+        results[f"gateway_limits_{mode}"] = http(
+            f"{gateway.url}/api/unsubscribe", pids, postgres=stack.consent_database if first else ""
+        )
         if mode == "redis":
             probe = partial(hey, f"{gateway.url}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)
             results[f"gateway_limits_{mode}"].update(_round_trips(backends.round_trips(probe)))
-        if mode == limit_modes[0]:
+        if first:
+            results["gateway_distinct"] = unsubscribe.distinct(
+                f"{gateway.url}/api/unsubscribe", pids, backends, stack.consent_database, scale, "gw"
+            )
             chat_pids = {
                 "gateway": [gateway.pid],
                 "chat": [stack.chat.pid],
@@ -162,32 +193,54 @@ def unsubscribe_and_limits(exits: ExitStack, backends: Backends, stack: Stack, s
     results["bare_starlette"] = http(f"http://127.0.0.1:{port}/api/unsubscribe", {"bare": bare.pids()})
     bare.stop()
 
+    baseline_database = unsubscribe.baseline_database(backends, stack)
+    baseline = start_baseline(exits, backends, baseline_database)
+    results["flask_baseline"] = http(
+        f"{baseline.url}/api/unsubscribe", {"gunicorn": baseline.pids()}, postgres=baseline_database
+    )
+    if backends.redis:
+        probe = partial(hey, f"{baseline.url}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY)
+        results["flask_baseline"].update(_round_trips(backends.round_trips(probe)))
+    results["flask_distinct"] = unsubscribe.distinct(
+        f"{baseline.url}/api/unsubscribe",
+        {"gunicorn": baseline.pids()},
+        backends,
+        baseline_database,
+        scale,
+        "flask",
+    )
+    baseline.stop()
+    unsubscribe.postgres_round_trips(exits, backends, stack, scale, results, baseline_database)
+    results.update(unsubscribe.cost_vs_size(exits, backends, stack, scale))
+    return results
+
+
+class Baseline(CommandProcess):
+    url: str
+
+
+def start_baseline(exits: ExitStack, backends: Backends, database_url: str) -> Baseline:
+    """The Flask baseline under gunicorn on a database with the consent service's schema: a database of its
+    own (bench/unsubscribe.baseline_database), since its audit entries take their ids from the table's
+    sequence while the consent service numbers its chain itself, and the two would collide."""
     port = free_port()
     storage = backends.redis.url if backends.redis else "memory://"
-    baseline = CommandProcess(
+    baseline = Baseline(
         exits,
         python_module(
             "gunicorn", "--workers", str(BASELINE_WORKERS), "--bind", f"127.0.0.1:{port}",
             "--log-level", "warning", "bench.baseline.app:create_app()",
         ),
         {
-            "BASELINE_DATABASE_URL": stack.consent_database,
+            "BASELINE_DATABASE_URL": database_url,
             "BASELINE_PSEUDONYM_KEY": PSEUDONYM_KEY,
             "BASELINE_STORAGE_URI": storage,
             "BASELINE_LIMITS": f"{UNLIMITED};{UNLIMITED.replace('hour', 'minute')}",
         },
         f"http://127.0.0.1:{port}/health",
     )  # fmt: skip
-    results["flask_baseline"] = http(
-        f"http://127.0.0.1:{port}/api/unsubscribe", {"gunicorn": baseline.pids()}
-    )
-    if backends.redis:
-        probe = partial(
-            hey, f"http://127.0.0.1:{port}/api/unsubscribe", scale.warmup, c, body=UNSUBSCRIBE_BODY
-        )
-        results["flask_baseline"].update(_round_trips(backends.round_trips(probe)))
-    baseline.stop()
-    return results
+    baseline.url = f"http://127.0.0.1:{port}"
+    return baseline
 
 
 def _round_trips(counted: dict) -> dict:

@@ -23,6 +23,7 @@ import psutil
 import redis
 
 from bench.load import LoadResult
+from bench.pg import PgWireProxy, PostgresCpu, database_name
 from services.runtime.db import normalise_url
 from tests.support.databases import fresh_postgres_database, postgres_reachable
 from tests.support.gateway import GatewayProcess
@@ -63,6 +64,21 @@ class Backends:
         else:
             url = normalise_url(f"sqlite:///{self.var_dir}/{label}.db")
         return url.render_as_string(hide_password=False)
+
+    def postgres_cpu(self, url: str) -> PostgresCpu | None:
+        """A meter of the CPU time of the PostgreSQL backends serving the database at `url` (bench/pg.py);
+        None on SQLite (no server processes)."""
+        if self._admin is None:
+            return None
+        return PostgresCpu(self._admin, database_name(url))
+
+    def postgres_proxy(self) -> PgWireProxy | None:
+        """A round-trip counting proxy to the PostgreSQL server (bench/pg.py); None on SQLite."""
+        if self._admin is None:
+            return None
+        proxy = PgWireProxy(self._admin)
+        self._exits.callback(proxy.close)
+        return proxy
 
     def redis_commands(self) -> int:
         """Commands the private Redis has executed so far (INFO and CONFIG, the bench's own, excluded)."""

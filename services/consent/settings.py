@@ -12,6 +12,8 @@ from services.runtime.config import ConfigError, Environment, ServerSettings, pa
 from services.runtime.db import is_postgres, normalise_url
 from services.runtime.signed_links import default_base_url, parse_base_url, secrets_from_env
 
+CONSENT_WORKERS = 4
+
 
 @dataclass(frozen=True)
 class ConsentSettings:
@@ -30,7 +32,13 @@ class ConsentSettings:
 
     @classmethod
     def from_env(cls, env: Environment) -> ConsentSettings:
-        server = ServerSettings.from_env(env, port_variable="CONSENT_PORT", default_port=50051)
+        # Every change waits for the audit chain's head row in turn (and the same person's changes for
+        # their subject row): more calls in flight than this only queue in PostgreSQL and contend for
+        # the GIL, which lengthened the tail (bench/RESULTS.md, issue 19). Calls beyond it wait in
+        # the server's queue, first come first served.
+        server = ServerSettings.from_env(
+            env, port_variable="CONSENT_PORT", default_port=50051, default_workers=CONSENT_WORKERS
+        )
         database_url = env.parsed(
             "CONSENT_DATABASE_URL",
             normalise_url(f"sqlite:///{server.var_dir}/consent.db"),

@@ -226,13 +226,16 @@ class ServerSettings:
     log_format: str = "text"
 
     @classmethod
-    def from_env(cls, env: Environment, *, port_variable: str, default_port: int) -> ServerSettings:
+    def from_env(
+        cls, env: Environment, *, port_variable: str, default_port: int, default_workers: int = 16
+    ) -> ServerSettings:
+        """`default_workers`: GRPC_MAX_WORKERS when unset (consent takes fewer, docs/configuration.md)."""
         from services.runtime.grpc_security import GrpcSecurity  # it reads its variables through this module
 
         return cls(
             host=env.text("GRPC_HOST", "127.0.0.1"),
             port=env.port(port_variable, default_port),
-            max_workers=env.integer("GRPC_MAX_WORKERS", 16, minimum=1, maximum=1024),
+            max_workers=env.integer("GRPC_MAX_WORKERS", default_workers, minimum=1, maximum=1024),
             shutdown_grace_seconds=env.number("SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0),
             var_dir=env.text("VAR_DIR", "./var"),
             log_level=env.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")),

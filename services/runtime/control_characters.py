@@ -12,7 +12,9 @@ import re
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# As a regular expression character class (the OpenAPI document uses it too).
+CONTROL_CHARACTERS = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f"
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
 def field_with_control_character(message: Message, prefix: str = "") -> str | None:

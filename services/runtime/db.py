@@ -10,10 +10,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import select
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import URL, CursorResult, make_url
 from sqlalchemy.exc import ArgumentError
@@ -31,6 +34,10 @@ NAMING_CONVENTION = {
     "pk": "pk_%(table_name)s",
 }
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# A pooled PostgreSQL connection unused for longer than this is pinged (SELECT 1) before it is handed
+# out; one used more recently only has its socket looked at (see _check_liveness).
+PING_AFTER_IDLE_SECONDS = 30.0
+_CHECKED_IN_AT = "novahouse_checked_in_at"
 # Connection-level failures (server down or restarting, connection cut, pool exhausted): the same work
 # may succeed once the database is back. Callers answer UNAVAILABLE for them, or retry
 # (services.runtime.retries, to which each bootstrap hands this tuple).
@@ -69,11 +76,14 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
             parsed,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,  # a restarted server leaves dead pooled connections behind
             pool_timeout=10,
             connect_args={"connect_timeout": 5, "application_name": "novahouse"},
             hide_parameters=True,  # bound values (emails, message text) stay out of errors and logs
         )
+        # A restarted server leaves dead pooled connections behind: checked at checkout, without the
+        # round trip pool_pre_ping would cost every time (_check_liveness).
+        event.listen(engine, "checkout", _liveness_check(engine))
+        event.listen(engine, "checkin", _note_checkin)
         tracing.instrument_engine(engine)
         return engine
     database = parsed.database
@@ -90,6 +100,47 @@ def create_db_engine(url: str | URL, *, pool_size: int = 10) -> Engine:
     event.listen(engine, "begin", _begin_immediate)
     tracing.instrument_engine(engine)
     return engine
+
+
+def _liveness_check(engine: Engine) -> Callable[[Any, Any, Any], None]:
+    def check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        _check_liveness(engine, dbapi_connection, record)
+
+    return check
+
+
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_CHECKED_IN_AT] = time.monotonic()
+
+
+def _check_liveness(engine: Engine, dbapi_connection: Any, record: Any) -> None:
+    """Raises DisconnectionError for a pooled connection that is dead, which makes the pool replace it
+    with a new one (and retry the checkout) instead of failing the caller's first statement.
+
+    An idle PostgreSQL connection has nothing to read: when its socket is readable the server has closed
+    it (a restart or an administrator's pg_terminate_backend sends a FATAL message and hangs up). That
+    costs one poll() and no round trip. A connection idle for longer than PING_AFTER_IDLE_SECONDS may
+    have been dropped silently on the way (a firewall's idle timeout): that one is pinged."""
+    if _hung_up(dbapi_connection):
+        raise sa_exc.DisconnectionError("the server closed the connection")
+    checked_in = record.info.get(_CHECKED_IN_AT)
+    if checked_in is not None and time.monotonic() - checked_in > PING_AFTER_IDLE_SECONDS:
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise sa_exc.DisconnectionError(f"ping failed: {type(error).__name__}") from None
+        if not alive:
+            raise sa_exc.DisconnectionError("ping failed")
+
+
+def _hung_up(dbapi_connection: Any) -> bool:
+    try:
+        descriptor = dbapi_connection.fileno()
+    except Exception:  # closed on our side
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return bool(poller.poll(0))
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
@@ -115,7 +166,7 @@ def create_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
-def affected_rows(session: Session, statement: Executable) -> int:
+def affected_rows(session: Session | Connection, statement: Executable) -> int:
     """Runs an INSERT, UPDATE or DELETE and returns how many rows it changed (`Session.execute` is typed
     for queries, whose results have no row count)."""
     return cast(CursorResult[Any], session.execute(statement)).rowcount

@@ -17,7 +17,9 @@ def normalise_email(raw: str, field: str = "email") -> str:
     if not candidate:
         raise InvalidArgument(field, "is required")
     try:
-        validated = validate_email(candidate, check_deliverability=False)
+        # Syntax only: no DNS, and the reserved `.test` domain (RFC 6761) is a syntactically valid
+        # address like any other (the OpenAPI document's `format: email` generators use it).
+        validated = validate_email(candidate, check_deliverability=False, test_environment=True)
     except EmailNotValidError as error:
         raise InvalidArgument(field, f"is not a valid email address: {error}") from None
     return validated.normalized.lower()

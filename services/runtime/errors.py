@@ -15,8 +15,10 @@ class ServiceError(Exception):
 class InvalidArgument(ServiceError):
     """The request is malformed; nothing was written."""
 
-    def __init__(self, field: str, description: str) -> None:
-        super().__init__(f"{field}: {description}")
+    def __init__(self, field: str, description: str, *more: tuple[str, str]) -> None:
+        """`more`: further (field, description) pairs when several fields are wrong at once."""
+        self.violations = ((field, description), *more)
+        super().__init__("; ".join(f"{name}: {text}" for name, text in self.violations))
         self.field = field
         self.description = description
 

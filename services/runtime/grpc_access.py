@@ -27,6 +27,7 @@ from google.protobuf import descriptor_pool
 
 from novahouse.api.v1 import access_pb2
 from services.runtime.access import declared_access
+from services.runtime.grpc_handlers import WrappedHandlers
 from services.runtime.grpc_security import (
     IDENTITY_FORWARDERS,
     INTERNAL_KEY_KEY,
@@ -108,6 +109,7 @@ def refusal(
 class AccessInterceptor(grpc.ServerInterceptor):
     def __init__(self, security: GrpcSecurity) -> None:
         self._security = security
+        self._wrapped = WrappedHandlers()
 
     def intercept_service(
         self,
@@ -118,12 +120,17 @@ class AccessInterceptor(grpc.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or handler.unary_unary is None or method.startswith(_UNCHECKED_PREFIXES):
             return handler
+        return self._wrapped.get(method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         access = method_access(method)
-        metadata = dict(handler_call_details.invocation_metadata or ())
         inner = handler.unary_unary
+        if inner is None:  # checked by intercept_service
+            return handler
         security = self._security
 
         def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            metadata = dict(context.invocation_metadata() or ())
             caller = identify(context, metadata, security)
             refused = refusal(access, caller, metadata, security)
             if refused is not None:

@@ -11,11 +11,15 @@ from typing import Any
 
 import grpc
 
+from services.runtime.grpc_handlers import WrappedHandlers
 from services.runtime.metrics import grpc_call_metrics
 
 
 class ServerMetricsInterceptor(grpc.ServerInterceptor):
     """Outermost server interceptor: sees the status the call finally ended with."""
+
+    def __init__(self) -> None:
+        self._wrapped = WrappedHandlers()
 
     def intercept_service(
         self,
@@ -25,8 +29,14 @@ class ServerMetricsInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        metrics = grpc_call_metrics(handler_call_details.method, client=False)
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    @staticmethod
+    def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        metrics = grpc_call_metrics(method, client=False)
         inner = handler.unary_unary
+        if inner is None:  # checked by intercept_service
+            return handler
 
         def behavior(request: Any, context: grpc.ServicerContext) -> Any:
             metrics.started.inc()

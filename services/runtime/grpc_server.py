@@ -33,6 +33,7 @@ from services.runtime.errors import (
     Unavailable,
 )
 from services.runtime.grpc_access import AccessInterceptor, peer_address
+from services.runtime.grpc_handlers import WrappedHandlers
 from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.identity import (
     CLIENT_IP_KEY,
@@ -42,6 +43,7 @@ from services.runtime.identity import (
 )
 from services.runtime.logs import request_id_var
 from services.runtime.observability import outer_interceptors
+from services.runtime.validation import check_request
 
 log = logging.getLogger("services.rpc")
 
@@ -94,17 +96,32 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str, *
 
 
 def _bad_request(error: InvalidArgument) -> error_details_pb2.BadRequest:
-    violation = error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.description)
-    return error_details_pb2.BadRequest(field_violations=[violation])
+    violations = [
+        error_details_pb2.BadRequest.FieldViolation(field=field, description=description)
+        for field, description in error.violations
+    ]
+    return error_details_pb2.BadRequest(field_violations=violations)
+
+
+def _request_id(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
+    for key, value in metadata or ():
+        if key == REQUEST_ID_KEY and isinstance(value, str):
+            return value
+    return ""
 
 
 class CallInterceptor(grpc.ServerInterceptor):
-    """Logs every unary call (method, status, duration, request id) and maps errors to status codes.
+    """Logs every unary call (method, status, duration, request id), refuses a request that breaks its
+    contract's rules (control characters in text; the buf.validate options) before the servicer sees
+    it, and maps errors to status codes.
 
     Use cases raise `ServiceError`s; a database that cannot be reached becomes UNAVAILABLE; anything
     else is logged with its traceback and answered INTERNAL without the details, so a caller never sees
     a stack trace.
     """
+
+    def __init__(self) -> None:
+        self._wrapped = WrappedHandlers()
 
     def intercept_service(
         self,
@@ -114,18 +131,22 @@ class CallInterceptor(grpc.ServerInterceptor):
         handler = continuation(handler_call_details)
         if handler is None or handler.unary_unary is None:
             return handler
-        method = handler_call_details.method
-        metadata = text_metadata(handler_call_details.invocation_metadata)
-        request_id = metadata.get(REQUEST_ID_KEY) or uuid.uuid4().hex
+        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         level = logging.DEBUG if method.startswith(_QUIET_PREFIXES) else logging.INFO
         inner = handler.unary_unary
+        if inner is None:  # checked by intercept_service
+            return handler
 
         def behavior(request: Any, context: grpc.ServicerContext) -> Any:
+            request_id = _request_id(context.invocation_metadata()) or uuid.uuid4().hex
             token = request_id_var.set(request_id)
             started = time.perf_counter()
             try:
                 if (field := field_with_control_character(request)) is not None:
                     raise InvalidArgument(field, "must not contain control characters")
+                check_request(request)  # the buf.validate rules of the contract
                 return inner(request, context)
             except InvalidArgument as error:
                 _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(error), _bad_request(error))
@@ -144,7 +165,10 @@ class CallInterceptor(grpc.ServerInterceptor):
             finally:
                 code = context.code() or grpc.StatusCode.OK  # type: ignore[attr-defined]
                 elapsed_ms = (time.perf_counter() - started) * 1000
-                log.log(level, "rpc %s %s %.1fms request_id=%s", method, code.name, elapsed_ms, request_id)
+                if log.isEnabledFor(level):
+                    log.log(
+                        level, "rpc %s %s %.1fms request_id=%s", method, code.name, elapsed_ms, request_id
+                    )
                 request_id_var.reset(token)
 
         return grpc.unary_unary_rpc_method_handler(

@@ -7,6 +7,8 @@ thread with a timeout, and reuses a result for `cache_seconds`. A source that fa
 its gauges out of that scrape and counts `novahouse_metrics_scrape_errors_total{source}`; everything else
 is still answered.
 
+With METRICS_ENABLED=false a process neither serves nor counts (services.runtime.recording).
+
 Labels never carry personal data (email, phone, session id, message text): only method, route template,
 channel, status, outcome and the like, from fixed sets.
 """
@@ -35,6 +37,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
 from services.runtime.config import ConfigError, Environment
+from services.runtime.recording import UNCOUNTED_CALL, UncountedCall, recording
 
 log = logging.getLogger(__name__)
 # No `*_created` twin of every counter and histogram: Prometheus does not need them.
@@ -142,7 +145,9 @@ class GrpcCallMetrics:
 _method_metrics: dict[tuple[str, bool], GrpcCallMetrics] = {}
 
 
-def grpc_call_metrics(full_method: str, *, client: bool) -> GrpcCallMetrics:
+def grpc_call_metrics(full_method: str, *, client: bool) -> GrpcCallMetrics | UncountedCall:
+    if not recording():
+        return UNCOUNTED_CALL
     key = (full_method, client)
     found = _method_metrics.get(key)
     if found is None:

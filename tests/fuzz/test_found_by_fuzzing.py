@@ -28,8 +28,8 @@ def field_violations(response) -> list[str]:
 def test_a_malformed_id_is_a_400_naming_the_field(admin, not_an_id):
     path_id = not_an_id.replace(" ", "%20")
     assert field_violations(admin.get(f"/api/admin/dlq/entries/{path_id}")) == ["id"]
-    assert field_violations(admin.post("/api/admin/dlq/retry", json={"ids": ["1", not_an_id]})) == ["ids"]
-    assert field_violations(admin.post("/api/admin/dlq/redrive", json={"ids": [not_an_id]})) == ["ids"]
+    assert field_violations(admin.post("/api/admin/dlq/retry", json={"ids": ["1", not_an_id]})) == ["ids[1]"]
+    assert field_violations(admin.post("/api/admin/dlq/redrive", json={"ids": [not_an_id]})) == ["ids[0]"]
     followup = {"conversation_id": not_an_id, "followup_number": 1}
     assert field_violations(admin.post("/api/admin/followups/send", json=followup)) == ["conversation_id"]
 

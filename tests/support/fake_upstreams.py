@@ -130,7 +130,7 @@ class FakeNotifier(notifier_pb2_grpc.NotifierServiceServicer, _Recording):
 
     def GetDeadLetter(self, request, context):
         self._receive("GetDeadLetter", request, context)
-        if request.id == "missing":
+        if request.id == "404":
             context.abort(grpc.StatusCode.NOT_FOUND, f"no dead letter {request.id}")
         return notifier_pb2.GetDeadLetterResponse(entry=self._entry(request.id))
 

@@ -1,17 +1,21 @@
-"""SQL storage of conversations, leads, follow-up events and the outbox; the chat unit of work."""
+"""SQL storage of conversations, leads, follow-up events and the outbox; the chat unit of work. The
+statements of a visitor's message are prebuilt in `statements`."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 
-from sqlalchemy import ColumnElement, Row, String, and_, cast, delete, exists, func, literal, select, update
+from sqlalchemy import Row, String, cast, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from services.chat.adapters import statements as sql
+from services.chat.adapters.followups import SqlFollowupRepository
 from services.chat.adapters.privacy import SqlChatPrivacy
-from services.chat.adapters.tables import conversations, followup_events, leads, messages, outbox
+from services.chat.adapters.tables import conversations, messages, outbox
 from services.chat.application.outbox_calls import OutboxCall
-from services.chat.application.ports import DueFollowup, OutboxItem
+from services.chat.application.ports import OutboxItem
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals
 from services.chat.domain.model import ChatMessage, Conversation, Role
@@ -19,7 +23,7 @@ from services.runtime import tracing
 from services.runtime.claims import claim_rows, renew_claim, unleased
 from services.runtime.identity import CallerIdentity
 from services.runtime.leases import Claim
-from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
+from services.runtime.unit_of_work import SqlUnitOfWork
 
 
 class SqlConversationRepository:
@@ -27,9 +31,7 @@ class SqlConversationRepository:
         self._session = session
 
     def by_session(self, session_id: str) -> Conversation | None:
-        row = self._session.execute(
-            select(conversations).where(conversations.c.session_id == session_id)
-        ).one_or_none()
+        row = self._session.execute(sql.BY_SESSION, {"session_id": session_id}).one_or_none()
         return _conversation(row) if row else None
 
     def get(self, conversation_id: int) -> Conversation | None:
@@ -38,27 +40,24 @@ class SqlConversationRepository:
         ).one_or_none()
         return _conversation(row) if row else None
 
-    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+    def create(
+        self, session_id: str, token_hash: str, now: dt.datetime, email: str | None = None
+    ) -> Conversation | None:
         values = {
             "session_id": session_id,
+            "email": email,
             "token_hash": token_hash,
             "created_at": now,
             "last_user_message_at": now,
         }
-        if not insert_ignoring_conflict(self._session, conversations, values, "session_id"):
-            return None
-        return self.by_session(session_id)
+        row = self._session.execute(sql.CREATE[sql.dialect_of(self._session)], values).one_or_none()
+        return _conversation(row) if row else None
 
-    def lock(self, conversation_id: int) -> Conversation:
-        locking = select(conversations).where(conversations.c.id == conversation_id).with_for_update()
-        return _conversation(self._session.execute(locking).one())
-
-    def save(self, conversation: Conversation) -> None:
-        self._session.execute(
-            update(conversations)
-            .where(conversations.c.id == conversation.id)
-            .values(email=conversation.email, last_user_message_at=conversation.last_user_message_at)
-        )
+    def touch(self, conversation_id: int, found_email: str | None, now: dt.datetime) -> Conversation | None:
+        row = self._session.execute(
+            sql.TOUCH, {"conversation_id": conversation_id, "found_email": found_email, "now": now}
+        ).one_or_none()
+        return _conversation(row) if row else None
 
     def add_message(self, conversation_id: int, message: ChatMessage) -> int:
         return self._session.execute(
@@ -72,6 +71,33 @@ class SqlConversationRepository:
             )
             .returning(messages.c.id)
         ).scalar_one()
+
+    def add_exchange(self, conversation_id: int, question: ChatMessage, answer: ChatMessage) -> int:
+        values: dict[str, object] = {"conversation_id": conversation_id}
+        for prefix, message in (("question", question), ("answer", answer)):
+            values |= {
+                f"{prefix}_role": message.role.value,
+                f"{prefix}_text": message.text,
+                f"{prefix}_followup_number": message.followup_number,
+                f"{prefix}_created_at": message.created_at,
+            }
+        rows = self._session.execute(sql.ADD_EXCHANGE, values).all()
+        return next(row.id for row in rows if row.role == question.role.value)
+
+    def add_messages(self, added: Sequence[tuple[int, ChatMessage]]) -> None:
+        if not added:
+            return
+        rows = [
+            {
+                "conversation_id": conversation_id,
+                "role": message.role.value,
+                "text": message.text,
+                "followup_number": message.followup_number,
+                "created_at": message.created_at,
+            }
+            for conversation_id, message in added
+        ]
+        self._session.execute(messages.insert(), rows)
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
         statement = (
@@ -93,9 +119,7 @@ class SqlLeadRepository:
         self._session = session
 
     def for_conversation(self, conversation_id: int) -> Lead | None:
-        row = self._session.execute(
-            select(leads).where(leads.c.conversation_id == conversation_id)
-        ).one_or_none()
+        row = self._session.execute(sql.LEAD_OF, {"conversation_id": conversation_id}).one_or_none()
         if row is None:
             return None
         signals = LeadSignals(row.email, row.phone, row.budget, row.area, row.timeline)
@@ -113,66 +137,11 @@ class SqlLeadRepository:
             "updated_at": now,
         }
         if lead.id is not None:
-            self._session.execute(update(leads).where(leads.c.id == lead.id).values(**values))
+            self._session.execute(sql.UPDATE_LEAD, {**values, "lead_id": lead.id})
             return lead.id
         # The conversation row is locked by this transaction, so no other writer creates its lead.
         return self._session.execute(
-            leads.insert()
-            .values(conversation_id=lead.conversation_id, created_at=now, **values)
-            .returning(leads.c.id)
-        ).scalar_one()
-
-
-class SqlFollowupRepository:
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def exists(self, conversation_id: int, number: int) -> bool:
-        found = select(followup_events.c.id).where(
-            followup_events.c.conversation_id == conversation_id, followup_events.c.followup_number == number
-        )
-        return self._session.execute(found).first() is not None
-
-    def record(self, conversation_id: int, number: int, status: str, now: dt.datetime) -> bool:
-        return insert_ignoring_conflict(
-            self._session,
-            followup_events,
-            {
-                "conversation_id": conversation_id,
-                "followup_number": number,
-                "status": str(status),
-                "created_at": now,
-            },
-            "conversation_id",
-            "followup_number",
-        )
-
-    def _due_condition(self, number: int, cutoff: dt.datetime, after_id: int) -> ColumnElement[bool]:
-        sent = exists().where(
-            followup_events.c.conversation_id == conversations.c.id,
-            followup_events.c.followup_number == number,
-        )
-        return and_(
-            conversations.c.email.is_not(None),
-            conversations.c.last_user_message_at <= cutoff,
-            conversations.c.id > after_id,
-            ~sent,
-        )
-
-    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
-        rows = self._session.execute(
-            select(conversations.c.id, conversations.c.session_id, conversations.c.last_user_message_at)
-            .where(self._due_condition(number, cutoff, after_id))
-            .order_by(conversations.c.id)
-            .limit(limit)
-        )
-        return [DueFollowup(row.id, row.session_id, number, row.last_user_message_at) for row in rows]
-
-    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int:
-        return self._session.execute(
-            select(func.count())
-            .select_from(conversations)
-            .where(self._due_condition(number, cutoff, after_id))
+            sql.INSERT_LEAD, {**values, "conversation_id": lead.conversation_id, "created_at": now}
         ).scalar_one()
 
 
@@ -181,9 +150,8 @@ class SqlOutbox:
         self._session = session
 
     def add(self, call: OutboxCall, identity: CallerIdentity, now: dt.datetime) -> None:
-        insert_ignoring_conflict(
-            self._session,
-            outbox,
+        self._session.execute(
+            sql.ADD_TO_OUTBOX[sql.dialect_of(self._session)],
             {
                 "kind": call.kind,
                 "idempotency_key": call.key,
@@ -197,7 +165,6 @@ class SqlOutbox:
                 # The trace of the request that queued the call: the relay's hand-over continues it.
                 "trace_context": tracing.current_context_text(),
             },
-            "idempotency_key",
         )
 
     def claim_due(self, claim: Claim, limit: int) -> list[OutboxItem]:
@@ -247,6 +214,22 @@ class SqlOutbox:
         )
         waiting = select(outbox.c.id).where(outbox.c.kind == kind, outbox.c.idempotency_key.in_(keys))
         return self._session.execute(waiting).first() is not None
+
+    def waiting_for_conversations(
+        self, kind: str, key_prefix: str, conversation_ids: Sequence[int]
+    ) -> set[int]:
+        if not conversation_ids:
+            return set()
+        queued = select(outbox.c.idempotency_key).where(outbox.c.kind == kind)
+        waiting = (
+            select(messages.c.conversation_id)
+            .distinct()
+            .where(
+                messages.c.conversation_id.in_(list(conversation_ids)),
+                (literal(key_prefix, String) + cast(messages.c.id, String)).in_(queued),
+            )
+        )
+        return set(self._session.execute(waiting).scalars())
 
 
 def _conversation(row: Row) -> Conversation:

@@ -2,8 +2,13 @@
 
 Without REDIS_URL, and while Redis is down, entries live in memory as (value, expiry) pairs, at most
 CACHE_MAX_ENTRIES of them (the least recently used go first), and a job purges expired ones every
-CACHE_CLEANUP_MINUTES. A dead Redis is noticed by a breaker, so requests do not each wait for its
-timeout; the cache switches back once Redis answers again. Switches are logged once each.
+CACHE_CLEANUP_MINUTES. After a Redis error the cache stays in memory for REDIS_RETRY_SECONDS, so
+requests do not each wait for a dead Redis's timeout, then tries Redis again (a breaker with one failure
+to open it, kept as a timestamp: pybreaker's lock around every call serialised the message threads on
+the cache, issue 19). Switches are logged once each.
+
+An entry carries the conversation's credential hash, so a message with a cached session is authorised
+without a database read (issue 14's check, against the hash the database holds).
 """
 
 from __future__ import annotations
@@ -14,14 +19,11 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict
 from typing import TypeVar
 
 import redis
 
 from services.chat.application.ports import SessionContext
-from services.runtime.breakers import Breaker, BreakerSettings
-from services.runtime.circuit import BreakerOpen
 from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -32,7 +34,16 @@ REDIS_RETRY_SECONDS = 5.0
 
 
 def _encode(context: SessionContext) -> str:
-    return json.dumps(asdict(context), ensure_ascii=False)
+    return json.dumps(
+        {
+            "conversation_id": context.conversation_id,
+            "has_contact": context.has_contact,
+            "recent": context.recent,
+            "flags": context.flags,
+            "token_hash": context.token_hash,
+        },
+        ensure_ascii=False,
+    )
 
 
 def _decode(raw: str | bytes) -> SessionContext:
@@ -43,6 +54,8 @@ def _decode(raw: str | bytes) -> SessionContext:
         data["has_contact"],
         [tuple(pair) for pair in data["recent"]],
         tuple(flags) if flags is not None else None,
+        # Absent in entries written before credentials: the message then reads the database.
+        data.get("token_hash"),
     )
 
 
@@ -124,9 +137,8 @@ class FallbackSessionCache:
     ) -> None:
         self._primary = primary
         self._fallback = fallback
-        self._breaker = Breaker(
-            "session-cache-redis", BreakerSettings(fail_max=1, reset_timeout=retry_seconds)
-        )
+        self._retry_seconds = retry_seconds
+        self._memory_until = 0.0  # time.monotonic() before which Redis is not tried (after an error)
         self._using_redis = primary is not None
 
     @property
@@ -156,11 +168,12 @@ class FallbackSessionCache:
 
     def _through_redis(self, use: Callable[[RedisSessionCache], T], fallback: Callable[[], T]) -> T:
         primary = self._primary
-        if primary is None:
+        if primary is None or time.monotonic() < self._memory_until:
             return fallback()
         try:
-            result = self._breaker.call(lambda: use(primary))
-        except (redis.RedisError, BreakerOpen) as error:
+            result = use(primary)
+        except redis.RedisError as error:
+            self._memory_until = time.monotonic() + self._retry_seconds
             if self._using_redis:
                 self._using_redis = False
                 log.warning("session cache: Redis unavailable (%s); using memory", error)

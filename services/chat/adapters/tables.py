@@ -19,12 +19,12 @@ from sqlalchemy import (
 from services.runtime.db import NAMING_CONVENTION, UtcDateTime
 
 metadata = MetaData(naming_convention=NAMING_CONVENTION)
-_Id = BigInteger().with_variant(Integer(), "sqlite")
+ID_TYPE = BigInteger().with_variant(Integer(), "sqlite")
 
 conversations = Table(
     "conversations",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     Column("session_id", String(128), nullable=False, unique=True),
     Column("email", String(254)),
     Column("created_at", UtcDateTime, nullable=False),
@@ -38,8 +38,8 @@ conversations = Table(
 messages = Table(
     "messages",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("conversation_id", _Id, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("conversation_id", ID_TYPE, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
     Column("role", String(16), nullable=False),
     Column("text", Text, nullable=False),
     Column("followup_number", Integer, nullable=False),
@@ -50,10 +50,10 @@ messages = Table(
 leads = Table(
     "leads",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     Column(
         "conversation_id",
-        _Id,
+        ID_TYPE,
         ForeignKey("conversations.id", ondelete="CASCADE"),
         nullable=False,
         unique=True,
@@ -72,8 +72,8 @@ leads = Table(
 followup_events = Table(
     "followup_events",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
-    Column("conversation_id", _Id, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
+    Column("conversation_id", ID_TYPE, ForeignKey("conversations.id", ondelete="CASCADE"), nullable=False),
     Column("followup_number", Integer, nullable=False),
     Column("status", String(32), nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
@@ -84,7 +84,7 @@ followup_events = Table(
 outbox = Table(
     "outbox",
     metadata,
-    Column("id", _Id, primary_key=True, autoincrement=True),
+    Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     Column("kind", String(64), nullable=False),
     Column("idempotency_key", String(200), nullable=False, unique=True),
     Column("payload", Text, nullable=False),

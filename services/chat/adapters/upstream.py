@@ -6,16 +6,20 @@ metadata, so the consent audit log records who gave consent even when the relay 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import grpc
 from google.protobuf import json_format
 
 from novahouse.consent.v1 import consent_pb2, consent_pb2_grpc
 from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
 from services.chat.application.outbox_calls import NOTIFY, RECORD_CONSENT
-from services.chat.application.ports import OutboxItem
+from services.chat.application.ports import ConsentAnswer, OutboxItem
 from services.chat.application.relay import HandOverFailed
 from services.runtime.errors import Unavailable
 from services.runtime.identity import CallerIdentity
+
+CONSENT_BATCH = 500  # CheckConsentBatchRequest.emails max_items
 
 _PURPOSE = {
     "marketing": consent_pb2.CONSENT_PURPOSE_MARKETING,
@@ -34,6 +38,26 @@ class ConsentClient:
     def marketing_token(self, email: str, identity: CallerIdentity) -> str | None:
         answer = self._check(email, "marketing", identity)
         return answer.unsubscribe_token if answer.allowed and answer.unsubscribe_token else None
+
+    def check_batch(self, emails: Sequence[str], identity: CallerIdentity) -> list[ConsentAnswer]:
+        answers: list[ConsentAnswer] = []
+        for start in range(0, len(emails), CONSENT_BATCH):
+            request = consent_pb2.CheckConsentBatchRequest(emails=emails[start : start + CONSENT_BATCH])
+            try:
+                response = self._stub.CheckConsentBatch(
+                    request, timeout=self._timeout, metadata=identity.as_metadata()
+                )
+            except grpc.RpcError as error:
+                raise Unavailable(
+                    f"the consent service did not answer: {error.code().name} {error.details()}"
+                ) from None
+            answers.extend(
+                ConsentAnswer(r.processing_allowed, (r.marketing_allowed and r.unsubscribe_token) or None)
+                for r in response.results
+            )
+        if len(answers) != len(emails):
+            raise Unavailable(f"the consent service answered {len(answers)} of {len(emails)} addresses")
+        return answers
 
     def _check(self, email: str, purpose: str, identity: CallerIdentity) -> consent_pb2.CheckConsentResponse:
         request = consent_pb2.CheckConsentRequest(email=email, purpose=_PURPOSE[purpose])

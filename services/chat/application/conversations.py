@@ -19,7 +19,6 @@ from services.chat.domain.credentials import new_session_id, new_token, token_ha
 from services.chat.domain.lead import Lead
 from services.chat.domain.leads import LeadSignals, extract_signals
 from services.chat.domain.model import (
-    MAX_LABEL_LENGTH,
     ChatMessage,
     Conversation,
     Role,
@@ -32,7 +31,6 @@ from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.identity import CallerIdentity
 
 CONTEXT_MESSAGES = 10
-MAX_LANGUAGE_LENGTH = 35
 
 
 @dataclass(frozen=True)
@@ -91,10 +89,6 @@ class ConversationService:
         taken (so someone else's session id reads and changes nothing)."""
         text = message_text(visitor.text)
         email = normalise_email(visitor.email) if visitor.email.strip() else None
-        if len(visitor.consent_text_version) > MAX_LABEL_LENGTH:
-            raise InvalidArgument("consent_text_version", f"is longer than {MAX_LABEL_LENGTH} characters")
-        if len(visitor.language) > MAX_LANGUAGE_LENGTH:
-            raise InvalidArgument("language", f"is longer than {MAX_LANGUAGE_LENGTH} characters")
         gave_consent = visitor.marketing_consent is not None or visitor.rodo_consent is not None
         found = extract_signals(text, email)
 
@@ -106,6 +100,8 @@ class ConversationService:
         else:
             session = session_id(visitor.session_id) if visitor.session_id else new_session_id()
             issued = new_token()
+            if gave_consent and found.email is None:  # a new conversation has no email stored yet
+                raise _consent_without_email()
         reply = self._responder.answer(
             text,
             context.recent if context else [],
@@ -116,26 +112,21 @@ class ConversationService:
         with self._unit_of_work() as uow:
             now = self._clock()
             if context is not None:
-                conversation = uow.conversations.lock(context.conversation_id)
+                touched = uow.conversations.touch(context.conversation_id, found.email, now)
+                if touched is None:  # erased since the session was cached
+                    raise _unknown(session)
+                conversation = touched
+                if gave_consent and conversation.email is None:
+                    raise _consent_without_email()
+                lead = uow.leads.for_conversation(conversation.id) or self._new_lead(
+                    uow, conversation.id, context.flags
+                )
             else:
-                created = uow.conversations.create(session, token_hash(issued), now)
-                if created is None:  # the id is someone else's: a fresh one (128 random bits)
-                    session = new_session_id()
-                    created = uow.conversations.create(session, token_hash(issued), now)
-                    if created is None:
-                        raise RuntimeError("a fresh random session id is taken")
-                conversation = created
-                context = SessionContext(conversation.id, flags=(False, False, False))
-            consent_email = found.email or conversation.email
-            if gave_consent and consent_email is None:
-                raise InvalidArgument("email", "is required with marketing_consent or rodo_consent")
-            message_id = uow.conversations.add_message(conversation.id, ChatMessage(Role.USER, text, now))
-            conversation.email = consent_email
-            conversation.last_user_message_at = now
-            uow.conversations.save(conversation)
-
-            lead = uow.leads.for_conversation(conversation.id) or self._new_lead(
-                uow, conversation.id, context.flags
+                conversation = self._open(uow, session, token_hash(issued), found.email, now)
+                session = conversation.session_id
+                lead = Lead(conversation.id, LeadSignals())  # a conversation opened now has no lead
+            message_id = uow.conversations.add_exchange(
+                conversation.id, ChatMessage(Role.USER, text, now), ChatMessage(Role.BOT, reply.text, now)
             )
             lead.signals = lead.signals.merged(found)
             if lead.signals.has_contact:
@@ -146,10 +137,10 @@ class ConversationService:
                 if announce:
                     self._announce(uow, lead, conversation, caller, now)
                     queued = True
-            if gave_consent and consent_email is not None:  # (checked above: consent needs an email)
+            if gave_consent and conversation.email is not None:  # (checked above: consent needs an email)
                 consent = RecordConsentCall(
                     message_id=message_id,
-                    email=consent_email,
+                    email=conversation.email,
                     given_at=now,
                     consent_text_version=visitor.consent_text_version or self._consent_text_version,
                     marketing_consent=visitor.marketing_consent,
@@ -158,10 +149,10 @@ class ConversationService:
                 )
                 uow.outbox.add(consent, caller, now)
                 queued = True
-            uow.conversations.add_message(conversation.id, ChatMessage(Role.BOT, reply.text, now))
             uow.commit()
 
-        recent = [*context.recent, (Role.USER.value, text), (Role.BOT.value, reply.text)]
+        earlier = context.recent if context else []
+        recent = [*earlier, (Role.USER.value, text), (Role.BOT.value, reply.text)]
         self._cache.set(
             session,
             SessionContext(
@@ -192,6 +183,18 @@ class ConversationService:
             if conversation is None or not (admin or token_matches(session_token, conversation.token_hash)):
                 raise _unknown(session)
             return ConversationView(conversation, uow.conversations.messages(conversation.id))
+
+    @staticmethod
+    def _open(
+        uow: UnitOfWork, session: str, credential: str, email: str | None, now: dt.datetime
+    ) -> Conversation:
+        """A new conversation under `session`, or under a fresh id when that one is someone else's."""
+        created = uow.conversations.create(session, credential, now, email)
+        if created is None:  # the id is someone else's: a fresh one (128 random bits)
+            created = uow.conversations.create(new_session_id(), credential, now, email)
+            if created is None:
+                raise RuntimeError("a fresh random session id is taken")
+        return created
 
     @staticmethod
     def _new_lead(uow: UnitOfWork, conversation_id: int, flags: tuple[bool, bool, bool] | None) -> Lead:
@@ -246,6 +249,10 @@ class ConversationService:
         uow.outbox.add(NotifyCall(f"lead:{lead.id}:slack", SlackText(text)), caller, now)
         item = MondayItem(f"Lead #{lead.id}: {contact} (score {lead.score})")
         uow.outbox.add(NotifyCall(f"lead:{lead.id}:monday", item), caller, now)
+
+
+def _consent_without_email() -> InvalidArgument:
+    return InvalidArgument("email", "is required with marketing_consent or rodo_consent")
 
 
 def _unknown(session: str) -> NotFound:

@@ -10,6 +10,10 @@ follow-up is recorded as skipped and never sent; with (confirmed) MARKETING cons
 with the person's one-click unsubscribe link in the List-Unsubscribe header and in the text. If the
 consent service cannot answer, or consent given in the conversation is still in the outbox on its way
 there, nothing is recorded and the follow-up stays due.
+
+One follow-up (SendFollowup) asks CheckConsent; a scheduled pass works in batches of DUE_BATCH and asks
+CheckConsentBatch once per batch, then records the whole batch in one statement whose unique index
+decides, per follow-up, which caller sends it.
 """
 
 from __future__ import annotations
@@ -119,12 +123,8 @@ class FollowupService:
             text = self._texts(number)
             uow.conversations.add_message(conversation_id, ChatMessage(Role.FOLLOWUP, text, now, number))
             if token is not None:
-                key = f"followup:{conversation_id}:{number}"
-                url = link_url(self._public_base_url, UNSUBSCRIBE_PATH, token)
-                email = EmailNotice(
-                    conversation.email, EMAIL_SUBJECT, text + EMAIL_FOOTER.format(url=url), url
-                )
-                uow.outbox.add(NotifyCall(key, email), caller, now)
+                email = self._email(conversation.email, text, token)
+                uow.outbox.add(NotifyCall(f"followup:{conversation_id}:{number}", email), caller, now)
             uow.commit()
         if email_it:
             self._on_outbox_work()
@@ -139,36 +139,16 @@ class FollowupService:
         return sorted(found, key=lambda d: (d.last_user_message_at, d.conversation_id, d.number))[:limit]
 
     def run_due(self) -> PassReport:
-        """One pass over what is due when it starts. Once the consent service fails to answer, the rest
-        is counted as deferred without asking it again in this pass."""
+        """One pass over what is due when it starts, a batch of DUE_BATCH at a time: one query finds the
+        batch and one which of it waits for consent still in the outbox (deferred), one consent call
+        answers the rest, and one transaction records, shows and queues them (see _send_batch). Once
+        the consent service fails to answer, the rest is counted as deferred without asking it again
+        in this pass."""
         report = PassReport()
         now = self._clock()
         unreachable = False
         for number in range(1, len(self._delays) + 1):
-            cutoff = due_cutoff(number, self._delays, now)
-            after_id = 0
-            while True:
-                with self._unit_of_work() as uow:
-                    if unreachable:
-                        report.deferred += uow.followups.count_due(number, cutoff, after_id)
-                        break
-                    batch = uow.followups.due(number, cutoff, after_id, DUE_BATCH)
-                if not batch:
-                    break
-                for due in batch:
-                    after_id = due.conversation_id
-                    try:
-                        outcome = self.send(due.conversation_id, number)
-                    except ConsentPending as error:  # this conversation only: the rest go on
-                        log.info("follow-up deferred: %s", error)
-                        report.deferred += 1
-                        continue
-                    except Unavailable as error:
-                        log.warning("follow-ups deferred: %s", error)
-                        report.deferred += 1
-                        unreachable = True
-                        break
-                    self._tally(report, outcome)
+            unreachable = self._work_off(number, due_cutoff(number, self._delays, now), report, unreachable)
         for counted in FOLLOWUP_OUTCOMES:
             FOLLOWUPS.labels(counted).inc(getattr(report, counted))
         if report.sent or report.skipped_no_consent or report.deferred:
@@ -180,6 +160,88 @@ class FollowupService:
                 report.deferred,
             )
         return report
+
+    def _work_off(self, number: int, cutoff: dt.datetime, report: PassReport, unreachable: bool) -> bool:
+        """Follow-up `number` wherever it is due, by ascending conversation id until a whole batch turns
+        out to be recorded by another caller already (another replica's pass is working on the same
+        ids); then from the highest id down, so two replicas meet in the middle instead of asking
+        consent for the same batches. Answers whether the consent service failed to answer."""
+        after_id, before_id, descending = 0, None, False  # ids > after_id and < before_id are left
+        while True:
+            with self._unit_of_work() as uow:
+                if unreachable:
+                    report.deferred += uow.followups.count_due(number, cutoff, after_id, before_id)
+                    return True
+                batch = uow.followups.due(
+                    number, cutoff, after_id, DUE_BATCH, before_id=before_id, descending=descending
+                )
+                waiting = uow.outbox.waiting_for_conversations(
+                    RECORD_CONSENT, CONSENT_KEY_PREFIX, [due.conversation_id for due in batch]
+                )
+            if not batch:
+                return False
+            ready = [due for due in batch if due.conversation_id not in waiting and due.email]
+            if waiting:  # these conversations only: the rest go on
+                log.info(
+                    "follow-ups deferred: consent given in %d conversations is not recorded yet", len(waiting)
+                )
+                report.deferred += len(waiting)
+            try:
+                recorded = self._send_batch(number, cutoff, ready, report)
+            except Unavailable as error:
+                log.warning("follow-ups deferred: %s", error)
+                report.deferred += len(ready)
+                unreachable = True
+                recorded = 0
+            if descending:
+                before_id = batch[-1].conversation_id
+            else:
+                after_id = batch[-1].conversation_id
+                descending = bool(ready) and recorded == 0 and not unreachable
+
+    def _send_batch(
+        self, number: int, cutoff: dt.datetime, batch: list[DueFollowup], report: PassReport
+    ) -> int:
+        """Follow-up `number` for each of `batch`: one consent call for all, then one transaction that
+        records each (sent, or skipped without processing consent) unless another caller did or the
+        visitor wrote again since, adds the sent ones' messages and queues the emails of those with
+        marketing consent. Answers how many it recorded; raises Unavailable (nothing recorded) if consent
+        cannot be checked."""
+        if not batch:
+            return 0
+        caller = CallerIdentity()
+        answers = self._consent.check_batch([due.email or "" for due in batch], caller)
+        outcomes = {
+            due.conversation_id: (
+                due.email or "",
+                FollowupOutcome.SENT if answer.processing else FollowupOutcome.SKIPPED_NO_CONSENT,
+            )
+            for due, answer in zip(batch, answers, strict=True)
+        }
+        tokens = {
+            due.conversation_id: answer.marketing_token for due, answer in zip(batch, answers, strict=True)
+        }
+        text = self._texts(number)
+        with self._unit_of_work() as uow:
+            now = self._clock()
+            recorded = uow.followups.record_due(number, cutoff, outcomes, now)
+            sent = sorted(i for i in recorded if outcomes[i][1] is FollowupOutcome.SENT)
+            uow.conversations.add_messages([(i, ChatMessage(Role.FOLLOWUP, text, now, number)) for i in sent])
+            emailed = [i for i in sent if tokens[i] is not None]
+            for conversation_id in emailed:
+                email = self._email(outcomes[conversation_id][0], text, tokens[conversation_id] or "")
+                uow.outbox.add(NotifyCall(f"followup:{conversation_id}:{number}", email), caller, now)
+            uow.commit()
+        report.sent += len(sent)
+        report.skipped_no_consent += len(recorded) - len(sent)
+        report.already_sent += len(batch) - len(recorded)  # or no longer due: the visitor wrote again
+        if emailed:
+            self._on_outbox_work()
+        return len(recorded)
+
+    def _email(self, to: str, text: str, token: str) -> EmailNotice:
+        url = link_url(self._public_base_url, UNSUBSCRIBE_PATH, token)
+        return EmailNotice(to, EMAIL_SUBJECT, text + EMAIL_FOOTER.format(url=url), url)
 
     @staticmethod
     def _tally(report: PassReport, outcome: FollowupOutcome) -> None:

@@ -4,7 +4,7 @@ the services the outbox relay hands work to, and a responder."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Protocol, Self
@@ -22,17 +22,28 @@ class ConversationRepository(Protocol):
 
     def get(self, conversation_id: int) -> Conversation | None: ...
 
-    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+    def create(
+        self, session_id: str, token_hash: str, now: dt.datetime, email: str | None = None
+    ) -> Conversation | None:
         """A new conversation for the session; None when the session id is taken already."""
         ...
 
-    def lock(self, conversation_id: int) -> Conversation:
-        """The conversation, locked until the transaction ends."""
+    def touch(self, conversation_id: int, found_email: str | None, now: dt.datetime) -> Conversation | None:
+        """A visitor's message in the conversation: locks it until the transaction ends, sets its last
+        user message time to `now` and its email to `found_email` unless that is None; answers the
+        conversation as it now is, or None if it does not exist."""
         ...
 
-    def save(self, conversation: Conversation) -> None: ...
-
     def add_message(self, conversation_id: int, message: ChatMessage) -> int: ...
+
+    def add_exchange(self, conversation_id: int, question: ChatMessage, answer: ChatMessage) -> int:
+        """Adds a visitor's message and the reply to it, in that order, in one round trip; answers the
+        id of the visitor's message (the consent it gave is keyed by it)."""
+        ...
+
+    def add_messages(self, added: Sequence[tuple[int, ChatMessage]]) -> None:
+        """Adds (conversation id, message) pairs in one statement."""
+        ...
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]: ...
 
@@ -49,6 +60,7 @@ class DueFollowup:
     session_id: str
     number: int
     last_user_message_at: dt.datetime
+    email: str | None = None  # the address consent is asked for (the pass's batch check)
 
 
 class FollowupRepository(Protocol):
@@ -58,11 +70,32 @@ class FollowupRepository(Protocol):
         """Inserts the follow-up's event; False if one exists (UNIQUE(conversation_id, number))."""
         ...
 
-    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
-        """Conversations with an email, idle since `cutoff`, without follow-up `number`, by id."""
+    def due(
+        self,
+        number: int,
+        cutoff: dt.datetime,
+        after_id: int,
+        limit: int,
+        *,
+        before_id: int | None = None,
+        descending: bool = False,
+    ) -> list[DueFollowup]:
+        """Conversations with an email, idle since `cutoff`, without follow-up `number`, with an id
+        above `after_id` (and below `before_id`), by id (highest first when `descending`)."""
         ...
 
-    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int: ...
+    def count_due(
+        self, number: int, cutoff: dt.datetime, after_id: int, before_id: int | None = None
+    ) -> int: ...
+
+    def record_due(
+        self, number: int, cutoff: dt.datetime, outcomes: Mapping[int, tuple[str, str]], now: dt.datetime
+    ) -> set[int]:
+        """Inserts follow-up `number`'s event with the status given per conversation id, as
+        {id: (email, status)}, for each conversation that still has that email and is still due
+        (idle since `cutoff`) and has no such event yet; answers the ids it inserted, in one
+        statement (in id order, so concurrent passes wait for each other instead of deadlocking)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -99,6 +132,12 @@ class Outbox(Protocol):
     def waiting_for_conversation(self, kind: str, key_prefix: str, conversation_id: int) -> bool:
         """Whether a `kind` call keyed `<key_prefix><message id>` for one of the conversation's
         messages is still queued."""
+        ...
+
+    def waiting_for_conversations(
+        self, kind: str, key_prefix: str, conversation_ids: Sequence[int]
+    ) -> set[int]:
+        """waiting_for_conversation for many conversations in one query: the ids it holds for."""
         ...
 
 
@@ -165,6 +204,15 @@ class SessionCache(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ConsentAnswer:
+    """What one address is allowed: processing its data (a follow-up at all) and, with marketing
+    consent, an email, whose one-click unsubscribe link carries `marketing_token`."""
+
+    processing: bool
+    marketing_token: str | None = None
+
+
 class ConsentChecker(Protocol):
     def allows(self, email: str, purpose: str, identity: CallerIdentity) -> bool:
         """purpose is "marketing" or "processing"; raises Unavailable if the service cannot answer."""
@@ -173,6 +221,11 @@ class ConsentChecker(Protocol):
     def marketing_token(self, email: str, identity: CallerIdentity) -> str | None:
         """With marketing consent, the signed token of the person's one-click unsubscribe link;
         None without it. Raises Unavailable if the service cannot answer."""
+        ...
+
+    def check_batch(self, emails: Sequence[str], identity: CallerIdentity) -> list[ConsentAnswer]:
+        """One answer per address, in order, from as few calls as the batch allows (CheckConsentBatch);
+        raises Unavailable if the service cannot answer."""
         ...
 
 

@@ -12,6 +12,7 @@ from services.chat.application.conversations import ConversationService, Visitor
 from services.chat.application.followups import FollowupService
 from services.chat.domain.model import FollowupOutcome, Role
 from services.runtime.access import Secret
+from services.runtime.errors import InvalidArgument, NotFound
 from services.runtime.grpc_server import caller_identity
 from services.runtime.identity import ADMIN_KEY_KEY, SESSION_TOKEN_KEY
 from services.runtime.ids import parse_id
@@ -96,7 +97,14 @@ class ChatServicer(chat_pb2_grpc.ChatServiceServicer):
         self, request: pb.SendFollowupRequest, context: grpc.ServicerContext
     ) -> pb.SendFollowupResponse:
         conversation_id = parse_id(request.conversation_id, "conversation_id", "conversation")
-        outcome = self._followups.send(conversation_id, request.followup_number, caller_identity(context))
+        try:
+            outcome = self._followups.send(conversation_id, request.followup_number, caller_identity(context))
+        except InvalidArgument as error:
+            # The contract declares followup_number >= 1 (checked before this); a number past this
+            # deployment's FOLLOWUP_DELAYS names a follow-up that does not exist here.
+            if error.field != "followup_number" or request.followup_number < 1:
+                raise
+            raise NotFound(f"no follow-up {request.followup_number} here: {error}") from None
         return pb.SendFollowupResponse(status=_OUTCOME[outcome])
 
     def ListDueFollowups(

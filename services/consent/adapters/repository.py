@@ -2,16 +2,21 @@
 
 The statements of the hot path (find, lock, save, append) are built once with bind parameters: building
 and cache-keying a statement per call was measurable CPU per unsubscribe under load (bench/RESULTS.md).
+On PostgreSQL a change takes as few round trips as the chain allows (issue 19): a new subject is created
+and locked by one INSERT … RETURNING; saving the subject and locking the chain's head is one statement,
+appending the entry and moving the head another (data-modifying CTEs), so a change is BEGIN, lock,
+save + lock head, append + move head, COMMIT.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy import Row, bindparam, delete, func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, delete, false, func, literal, select, union_all, update
+from sqlalchemy.dialects import postgresql, sqlite
 
+from services.consent.adapters import rows
 from services.consent.adapters.tables import (
     audit_head,
     audit_log,
@@ -22,15 +27,13 @@ from services.consent.adapters.tables import (
 from services.consent.application.ports import AuditQuery
 from services.consent.domain.chain import (
     GENESIS_HASH,
-    HASH_VERSION,
     ChainedEntry,
     ChainHead,
-    entry_hash,
 )
-from services.consent.domain.model import AuditEntry, ConsentAction, PendingGrant, Subject
+from services.consent.domain.model import AuditEntry, PendingGrant, Subject
 from services.runtime.clock import utcnow as utc_now
 from services.runtime.db import affected_rows
-from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
+from services.runtime.unit_of_work import ConnectionUnitOfWork, insert_ignoring_conflict
 
 _FIND = select(subjects).where(subjects.c.email == bindparam("email"))
 _LOCK = _FIND.with_for_update()
@@ -62,37 +65,91 @@ _MOVE_HEAD = (
         updated_at=bindparam("updated_at"),
     )
 )
+# Saving the subject in the statement that locks the head (PostgreSQL): the subject is locked already,
+# so the locking order (subject, then head) is the same as with two statements.
+# The head's id is a named parameter given with each call: an anonymous one inside a CTE was not
+# carried into SQLAlchemy's cached compilation ("a value is required for bind parameter").
+_SAVE_LOCKING_HEAD = (
+    select(audit_head.c.last_entry_id, audit_head.c.head_hash)
+    .where(audit_head.c.id == bindparam("head_id"))
+    .with_for_update(of=audit_head)
+    .add_cte(_SAVE.cte("saved"))
+)
+# Parameter names match no column of either table: SQLAlchemy would add such a key to the SET of the
+# head's UPDATE (an entry's "id" would become the head's).
+_APPEND_MOVING_HEAD = (
+    audit_log.insert()
+    .values({c.name: bindparam(f"entry_{c.name}") for c in audit_log.c})
+    .add_cte(
+        update(audit_head)
+        .where(audit_head.c.id == bindparam("head_id"))
+        .values(
+            last_entry_id=bindparam("head_last_entry_id"),
+            head_hash=bindparam("head_hash"),
+            updated_at=bindparam("head_updated_at"),
+        )
+        .cte("moved")
+    )
+)
+_NEW_SUBJECT_COLUMNS = (
+    "email",
+    "pseudonym",
+    "marketing_consent",
+    "rodo_consent",
+    "unsubscribed",
+    "created_at",
+    "updated_at",
+)
+# No arbiter named: the pseudonym is unique too, and a racing insert of the same email would otherwise
+# fail on its index instead of doing nothing. A row inserted is locked by this transaction until it ends.
+_CREATE = {
+    dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(subjects)
+    .values({name: bindparam(name) for name in _NEW_SUBJECT_COLUMNS})
+    .on_conflict_do_nothing()
+    .returning(*subjects.c)
+    for dialect in (postgresql, sqlite)
+}
 _IS_SUPPRESSED = select(suppressions.c.pseudonym).where(suppressions.c.pseudonym == bindparam("pseudonym"))
+# CheckConsentBatch in one round trip: the subjects' consents (kind 0) and the suppressed pseudonyms
+# (kind 1), both by their unique index.
+_CONSENTS_OF = union_all(
+    select(
+        literal(0).label("kind"),
+        subjects.c.email.label("key"),
+        subjects.c.marketing_consent,
+        subjects.c.rodo_consent,
+    ).where(subjects.c.email.in_(bindparam("emails", expanding=True))),
+    select(literal(1), suppressions.c.pseudonym, false(), false()).where(
+        suppressions.c.pseudonym.in_(bindparam("pseudonyms", expanding=True))
+    ),
+)
 
 
 class SqlSubjectRepository:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Connection) -> None:
         self._session = session
 
     def get(self, email: str) -> Subject | None:
         row = self._session.execute(_FIND, {"email": email}).one_or_none()
-        return _subject(row) if row else None
+        return rows.subject(row) if row else None
 
     def lock(self, email: str, pseudonym: str, now: dt.datetime) -> Subject:
         row = self._session.execute(_LOCK, {"email": email}).one_or_none()
         if row is None:
-            # No arbiter named: the pseudonym is unique too, and a racing insert of the same email
-            # would otherwise fail on its index instead of doing nothing.
-            insert_ignoring_conflict(
-                self._session,
-                subjects,
-                {
-                    "email": email,
-                    "pseudonym": pseudonym,
-                    "marketing_consent": False,
-                    "rodo_consent": False,
-                    "unsubscribed": False,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            row = self._session.execute(_LOCK, {"email": email}).one()
-        return _subject(row)
+            new = {
+                "email": email,
+                "pseudonym": pseudonym,
+                "marketing_consent": False,
+                "rodo_consent": False,
+                "unsubscribed": False,
+                "created_at": now,
+                "updated_at": now,
+            }
+            dialect = self._session.dialect.name
+            row = self._session.execute(_CREATE[dialect], new).one_or_none()
+            if row is None:  # a concurrent request created it first: wait for its lock
+                row = self._session.execute(_LOCK, {"email": email}).one()
+        return rows.subject(row)
 
     def delete(self, email: str) -> bool:
         return affected_rows(self._session, delete(subjects).where(subjects.c.email == email)) == 1
@@ -105,65 +162,53 @@ class SqlSubjectRepository:
     def is_suppressed(self, pseudonym: str) -> bool:
         return self._session.execute(_IS_SUPPRESSED, {"pseudonym": pseudonym}).first() is not None
 
+    def consents_of(
+        self, emails: Sequence[str], pseudonyms: Sequence[str]
+    ) -> tuple[dict[str, tuple[bool, bool]], set[str]]:
+        consents: dict[str, tuple[bool, bool]] = {}
+        suppressed: set[str] = set()
+        rows = self._session.execute(_CONSENTS_OF, {"emails": list(emails), "pseudonyms": list(pseudonyms)})
+        for kind, key, marketing, processing in rows:
+            if kind == 0:
+                consents[key] = (marketing, processing)
+            else:
+                suppressed.add(key)
+        return consents, suppressed
+
     def lock_by_pseudonym(self, pseudonym: str) -> Subject | None:
         row = self._session.execute(_LOCK_BY_PSEUDONYM, {"pseudonym": pseudonym}).one_or_none()
-        return _subject(row) if row else None
+        return rows.subject(row) if row else None
 
     def save(self, subject: Subject, now: dt.datetime) -> None:
-        self._session.execute(
-            _SAVE,
-            {
-                "subject_email": subject.email,
-                "marketing_consent": subject.marketing_consent,
-                "rodo_consent": subject.rodo_consent,
-                "unsubscribed": subject.unsubscribed,
-                "last_action": subject.last_action.value if subject.last_action else None,
-                "last_action_at": subject.last_action_at,
-                "marketing_at": subject.marketing_at,
-                "rodo_at": subject.rodo_at,
-                "confirmation_sent_at": subject.confirmation_sent_at,
-                "updated_at": now,
-            },
-        )
+        self._session.execute(_SAVE, rows.saved(subject, now))
 
 
 class SqlAuditLog:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Connection) -> None:
         self._session = session
 
     def append(self, pseudonym: str, entry: AuditEntry) -> None:
         """Appends the entry at the end of the chain. The head row is locked first (SELECT … FOR UPDATE
         on PostgreSQL; SQLite transactions hold the database's write lock from BEGIN IMMEDIATE), so
         concurrent writers take their turns and every entry links to the one committed before it."""
-        head = self._lock_head()
-        values: dict[str, Any] = {
-            "id": head.last_entry_id + 1,
-            "subject_pseudonym": pseudonym,
-            "action": entry.action.value,
-            "occurred_at": entry.occurred_at,
-            "marketing_consent": entry.marketing_consent,
-            "rodo_consent": entry.rodo_consent,
-            "ip_address": entry.ip_address,
-            "user_agent": entry.user_agent,
-            "reason": entry.reason,
-            "source": entry.source,
-            "consent_text_version": entry.consent_text_version,
-            "request_id": entry.request_id,
-            "idempotency_key": entry.idempotency_key,
-            "given_at": entry.given_at,
-            "hash_version": HASH_VERSION,
-            "prev_hash": head.head_hash,
-        }
-        values["entry_hash"] = entry_hash(ChainedEntry(**values, entry_hash=None), head.head_hash)
+        values = rows.chained(pseudonym, entry, self._lock_head())
         self._session.execute(_APPEND, values)
-        self._session.execute(
-            _MOVE_HEAD,
-            {
-                "last_entry_id": values["id"],
-                "head_hash": values["entry_hash"],
-                "updated_at": entry.occurred_at,
-            },
-        )
+        self._session.execute(_MOVE_HEAD, rows.moved(values, entry))
+
+    def save_and_append(self, subject: Subject, now: dt.datetime, pseudonym: str, entry: AuditEntry) -> None:
+        """What SqlSubjectRepository.save and append do, in two statements instead of four."""
+        locking = {**rows.saved(subject, now), "head_id": _HEAD_ID}
+        row = self._session.execute(_SAVE_LOCKING_HEAD, locking).one_or_none()
+        head = ChainHead(row.last_entry_id, row.head_hash) if row is not None else self._lock_head()
+        values = rows.chained(pseudonym, entry, head)
+        appending = {f"entry_{k}": v for k, v in values.items()}
+        moving = {
+            "head_id": _HEAD_ID,
+            "head_last_entry_id": values["id"],
+            "head_hash": values["entry_hash"],
+            "head_updated_at": entry.occurred_at,
+        }
+        self._session.execute(_APPEND_MOVING_HEAD, {**appending, **moving})
 
     def _lock_head(self) -> ChainHead:
         row = self._session.execute(_LOCK_HEAD).one_or_none()
@@ -190,10 +235,10 @@ class SqlAuditLog:
         return self._session.execute(counted).scalar_one()
 
     def chain_batch(self, after_id: int, limit: int) -> list[ChainedEntry]:
-        rows = self._session.execute(
+        found = self._session.execute(
             select(audit_log).where(audit_log.c.id > after_id).order_by(audit_log.c.id).limit(limit)
         )
-        return [ChainedEntry(**row._mapping) for row in rows]
+        return [ChainedEntry(**row._mapping) for row in found]
 
     def has_idempotency_key(self, key: str) -> bool:
         found = select(audit_log.c.id).where(audit_log.c.idempotency_key == key)
@@ -213,11 +258,11 @@ class SqlAuditLog:
         if query.before_id is not None:
             statement = statement.where(audit_log.c.id < query.before_id)
         statement = statement.order_by(audit_log.c.id.desc()).limit(query.limit)
-        return [_audit_entry(row) for row in self._session.execute(statement)]
+        return [rows.audit_entry(row) for row in self._session.execute(statement)]
 
 
 class SqlPendingGrants:
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Connection) -> None:
         self._session = session
 
     def add(self, grant: PendingGrant) -> None:
@@ -257,44 +302,20 @@ class SqlPendingGrants:
         )
 
 
-class ConsentUnitOfWork(SqlUnitOfWork):
+class ConsentUnitOfWork(ConnectionUnitOfWork):
     subjects: SqlSubjectRepository
     audit_log: SqlAuditLog
     pending_grants: SqlPendingGrants
 
-    def bind_repositories(self, session: Session) -> None:
+    def bind_repositories(self, session: Connection) -> None:
         self.subjects = SqlSubjectRepository(session)
         self.audit_log = SqlAuditLog(session)
         self.pending_grants = SqlPendingGrants(session)
+        self._postgres = session.dialect.name == "postgresql"
 
-
-def _subject(row: Row) -> Subject:
-    return Subject(
-        email=row.email,
-        marketing_consent=row.marketing_consent,
-        rodo_consent=row.rodo_consent,
-        unsubscribed=row.unsubscribed,
-        last_action=ConsentAction(row.last_action) if row.last_action else None,
-        last_action_at=row.last_action_at,
-        marketing_at=row.marketing_at,
-        rodo_at=row.rodo_at,
-        confirmation_sent_at=row.confirmation_sent_at,
-    )
-
-
-def _audit_entry(row: Row) -> AuditEntry:
-    return AuditEntry(
-        id=row.id,
-        email=row.email or "",
-        action=ConsentAction(row.action),
-        occurred_at=row.occurred_at,
-        marketing_consent=row.marketing_consent,
-        rodo_consent=row.rodo_consent,
-        ip_address=row.ip_address,
-        user_agent=row.user_agent,
-        reason=row.reason,
-        source=row.source,
-        consent_text_version=row.consent_text_version,
-        request_id=row.request_id,
-        given_at=row.given_at,
-    )
+    def save_and_audit(self, subject: Subject, now: dt.datetime, pseudonym: str, entry: AuditEntry) -> None:
+        if self._postgres:
+            self.audit_log.save_and_append(subject, now, pseudonym, entry)
+        else:  # SQLite has no data-modifying CTEs (and no round trips)
+            self.subjects.save(subject, now)
+            self.audit_log.append(pseudonym, entry)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Protocol, Self
@@ -45,6 +46,13 @@ class SubjectRepository(Protocol):
         ...
 
     def is_suppressed(self, pseudonym: str) -> bool: ...
+
+    def consents_of(
+        self, emails: Sequence[str], pseudonyms: Sequence[str]
+    ) -> tuple[dict[str, tuple[bool, bool]], set[str]]:
+        """In one round trip: (marketing, processing) consent of each known email among `emails`, and
+        which of `pseudonyms` are suppressed (CheckConsentBatch)."""
+        ...
 
 
 class PendingGrants(Protocol):
@@ -99,5 +107,10 @@ class UnitOfWork(Protocol):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+    def save_and_audit(self, subject: Subject, now: dt.datetime, pseudonym: str, entry: AuditEntry) -> None:
+        """subjects.save(subject, now), then audit_log.append(pseudonym, entry): in fewer round trips
+        where the storage can merge them."""
+        ...
 
     def commit(self) -> None: ...

@@ -4,11 +4,12 @@ in one transaction, so concurrent requests for one email neither lose an update 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
 from services.consent.application.audit import audit_entry
+from services.consent.application.batch import ConsentAnswer, check_batch
 from services.consent.application.metrics import CONSENT_CHANGES
 from services.consent.application.optin import OptIn
 from services.consent.application.ports import AuditQuery, UnitOfWork
@@ -192,6 +193,10 @@ class ConsentService:
                 self._pseudonymize(normalised)
             )
 
+    def check_batch(self, emails: Sequence[str]) -> list[ConsentAnswer]:
+        """check() for many emails with one query; see application/batch.py."""
+        return check_batch(self._unit_of_work, self._pseudonymize, self._opt_in, emails)
+
     def unsubscribe_token(self, email: str) -> str:
         """The signed token of the person's one-click unsubscribe link; empty without signed links."""
         if self._opt_in is None:
@@ -253,8 +258,9 @@ class ConsentService:
             result = apply(subject, now, uow, pseudonym)
             if audit_as is not None:
                 action, reason = audit_as(result, action, reason)
-            uow.subjects.save(subject, now)
-            uow.audit_log.append(
+            uow.save_and_audit(
+                subject,
+                now,
                 pseudonym,
                 audit_entry(
                     action,

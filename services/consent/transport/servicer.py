@@ -12,7 +12,7 @@ from services.consent.application.optin import OptIn
 from services.consent.application.privacy import ConsentPrivacy
 from services.consent.application.service import ConsentService, RecordConsent
 from services.consent.domain.model import AuditEntry, Purpose, Subject
-from services.runtime.errors import FailedPrecondition, InvalidArgument
+from services.runtime.errors import FailedPrecondition
 from services.runtime.grpc_server import caller_identity
 from services.runtime.timestamps import timestamp
 
@@ -81,15 +81,26 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):
     def CheckConsent(
         self, request: consent_pb2.CheckConsentRequest, context: grpc.ServicerContext
     ) -> consent_pb2.CheckConsentResponse:
-        purpose = _PURPOSES.get(request.purpose)
-        if purpose is None:
-            raise InvalidArgument(
-                "purpose", "must be CONSENT_PURPOSE_MARKETING or CONSENT_PURPOSE_PROCESSING"
-            )
+        purpose = _PURPOSES[request.purpose]  # the contract allows MARKETING and PROCESSING only
         allowed = self._service.check(request.email, purpose)
         marketing = allowed and purpose is Purpose.MARKETING
         token = self._service.unsubscribe_token(request.email) if marketing else ""
         return consent_pb2.CheckConsentResponse(allowed=allowed, unsubscribe_token=token)
+
+    def CheckConsentBatch(
+        self, request: consent_pb2.CheckConsentBatchRequest, context: grpc.ServicerContext
+    ) -> consent_pb2.CheckConsentBatchResponse:
+        answers = self._service.check_batch(list(request.emails))
+        return consent_pb2.CheckConsentBatchResponse(
+            results=[
+                consent_pb2.ConsentCheckResult(
+                    processing_allowed=a.processing,
+                    marketing_allowed=a.marketing,
+                    unsubscribe_token=a.unsubscribe_token,
+                )
+                for a in answers
+            ]
+        )
 
     def UnsubscribeOneClick(
         self, request: consent_pb2.UnsubscribeOneClickRequest, context: grpc.ServicerContext

@@ -9,6 +9,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 
 from services.gateway.application.ratelimit import Decision
+from services.runtime.recording import recording
 
 STORAGES = ("redis", "memory")
 RATE_LIMIT_DECISIONS = Counter(
@@ -19,6 +20,8 @@ RATE_LIMIT_DECISIONS = Counter(
 
 
 def count_decision(decision: Decision) -> None:
+    if not recording():
+        return
     for state in decision.states:
         outcome = "allowed" if state.allowed else "refused"
         RATE_LIMIT_DECISIONS.labels(state.policy.name, outcome, decision.storage).inc()

@@ -1,7 +1,9 @@
-"""Admin authentication: the X-ADMIN-API-KEY header, and the signed token of one person's email.
+"""Admin authentication: the X-ADMIN-API-KEY header, and the signed, expiring token of one person's email.
 
 Secrets are compared in constant time. With no ADMIN_API_KEY configured the admin routes are off
-(403), so a missing setting never opens them.
+(403), so a missing setting never opens them. A status token is `<expiry>.<signature>`: the expiry in
+Unix seconds and the hex HMAC-SHA256 of `status:<expiry>:<normalised email>`, so a token handed to a
+person (or leaked with a forwarded email) stops working by itself.
 """
 
 from __future__ import annotations
@@ -9,7 +11,8 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from services.gateway.application.errors import permission_denied, unauthenticated
 from services.runtime.emails import normalise_email
@@ -26,15 +29,20 @@ class Access(enum.Enum):
     ADMIN_OR_EMAIL_TOKEN = "admin-or-email-token"  # noqa: S105
 
 
-def email_token(secret: bytes, email: str) -> str:
-    """The token an unsubscribe link carries: lower-case hex HMAC-SHA256 of the normalised email."""
-    return hmac.new(secret, normalise_email(email).encode(), hashlib.sha256).hexdigest()
+def email_token(secret: bytes, email: str, expires_at: int) -> str:
+    """The status token of one email, valid until `expires_at` (Unix seconds)."""
+    signed = f"status:{expires_at}:{normalise_email(email)}".encode()
+    return f"{expires_at}.{hmac.new(secret, signed, hashlib.sha256).hexdigest()}"
 
 
 class AdminAuth:
     def __init__(
-        self, admin_api_key: str | None, unsubscribe_secrets: bytes | Sequence[bytes] | None
+        self,
+        admin_api_key: str | None,
+        unsubscribe_secrets: bytes | Sequence[bytes] | None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._clock = clock
         self._key = admin_api_key.encode() if admin_api_key else None
         if isinstance(unsubscribe_secrets, bytes):
             unsubscribe_secrets = (unsubscribe_secrets,)
@@ -59,8 +67,11 @@ class AdminAuth:
     def _check_token(self, token: str, email: str) -> None:
         if not self._secrets:
             raise permission_denied("signed tokens are disabled: UNSUBSCRIBE_SECRET is not configured")
+        expiry, _, _ = token.partition(".")
+        if not (expiry.isascii() and expiry.isdigit() and len(expiry) <= 12):
+            raise permission_denied("the token does not grant access to this email")
         try:
-            expected = [email_token(secret, email) for secret in self._secrets]
+            expected = [email_token(secret, email, int(expiry)) for secret in self._secrets]
         except InvalidArgument:
             expected = []
         # A token for another email is a valid signature for someone else: the caller is not allowed.
@@ -68,3 +79,5 @@ class AdminAuth:
         matches = [hmac.compare_digest(token.encode(), value.encode()) for value in expected]
         if not any(matches):
             raise permission_denied("the token does not grant access to this email")
+        if int(expiry) <= self._clock():
+            raise permission_denied("the token has expired")

@@ -165,6 +165,8 @@ def _multipart(content_type: bytes, body: bytes) -> dict[str, str]:
     document = b"Content-Type: " + content_type + b"\r\nMIME-Version: 1.0\r\n\r\n" + body
     message = BytesParser(policy=policy.HTTP).parsebytes(document)
     if not message.is_multipart():
+        if body.strip() == f"--{message.get_boundary()}--".encode():
+            return {}  # a form with no field: only the closing delimiter
         raise bad_request([Violation("body", "is not a multipart/form-data body")])
     fields = {}
     for part in message.iter_parts():
@@ -183,8 +185,12 @@ def check_one_click(fields: Mapping[str, str]) -> None:
         raise bad_request([Violation(ONE_CLICK_FIELD, f"must be {ONE_CLICK_VALUE} (RFC 8058)")])
 
 
-def link_operation(method: str, route: LinkRoute) -> dict:
-    """The route in the OpenAPI document: a form in, an HTML page out."""
+_PAGE_TOKEN = {"type": "string", "minLength": 1}
+
+
+def link_operation(method: str, route: LinkRoute, token: dict) -> dict:
+    """The route in the OpenAPI document: a form in, an HTML page out; `token` is the schema of the
+    path's token (its contract's rules)."""
     name = route.binding.rpc_name.rsplit(".", 1)[-1]
     html_page = {"content": {"text/html": {"schema": {"type": "string"}}}}
     operation: dict = {
@@ -192,7 +198,13 @@ def link_operation(method: str, route: LinkRoute) -> dict:
         "summary": "Signed email link: "
         + ("the page with the button (changes nothing)" if method == "GET" else "acts on the link"),
         "parameters": [
-            {"name": "token", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+            # The page (GET) shows the button for any token; the POST checks it as the contract says.
+            {
+                "name": "token",
+                "in": "path",
+                "required": True,
+                "schema": _PAGE_TOKEN if method == "GET" else token,
+            }
         ],
         "responses": {
             "200": {"description": "The page", **html_page},
@@ -209,7 +221,7 @@ def link_operation(method: str, route: LinkRoute) -> dict:
         fields = {ONE_CLICK_FIELD: {"type": "string", "enum": [ONE_CLICK_VALUE]}} if route.one_click else {}
         schema = {"type": "object", "properties": fields, "required": list(fields)}
         operation["requestBody"] = {
-            "required": route.one_click,
+            "required": True,  # a form, even when it has no field the route reads
             "content": {media_type: {"schema": schema} for media_type in FORM_TYPES},
         }
     return operation

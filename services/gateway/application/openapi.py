@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
+from google.protobuf.descriptor import Descriptor
+
+from novahouse.privacy.v1 import privacy_pb2
 from services.gateway.application.auth import TOKEN_PARAMETER, Access
+from services.gateway.application.field_rules import is_required
 from services.gateway.application.http import LocalRoute, Route, UpstreamRoute
 from services.gateway.application.links import LinkRoute, link_operation
 from services.gateway.application.openapi_schemas import (
@@ -55,9 +59,10 @@ def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, titl
     operation_ids: set[str] = set()
     for method, template, route in sorted(entries, key=lambda e: (e[1].text, e[0])):
         if isinstance(route, LocalRoute):
-            operation = _local_operation(route)
+            operation = _local_operation(route, schemas)
         elif isinstance(route, LinkRoute):
-            operation = link_operation(method, route)
+            token = route.binding.method.input_type.fields_by_name["token"]
+            operation = link_operation(method, route, schemas.single(token, INPUT))
         else:
             operation = _upstream_operation(method, template, route, schemas)
         base_id = operation["operationId"]
@@ -95,8 +100,9 @@ def openapi_document(entries: Iterable[tuple[str, PathTemplate, Route]], *, titl
                     "type": "apiKey",
                     "in": "query",
                     "name": TOKEN_PARAMETER,
-                    "description": "Lower-case hex HMAC-SHA256 of the normalised email, keyed with "
-                    "UNSUBSCRIBE_SECRET",
+                    "description": "`<expiry>.<signature>`: the expiry in Unix seconds and the hex "
+                    "HMAC-SHA256 of `status:<expiry>:<normalised email>` keyed with UNSUBSCRIBE_SECRET "
+                    "(`python -m services.gateway status-token EMAIL`)",
                 },
             },
         },
@@ -118,7 +124,7 @@ def _upstream_operation(
         operation["parameters"] = parameters
     if route.translator.takes_body:
         operation["requestBody"] = {
-            "required": False,
+            "required": _body_required(route),
             "content": {"application/json": {"schema": _request_body_schema(route, schemas)}},
         }
     security = _security(route.policy.access)
@@ -152,6 +158,15 @@ def _parameters(translator: RequestTranslator, schemas: SchemaBuilder) -> list[d
             parameter["schema"] = schema
         parameters.append(parameter)
     return parameters
+
+
+def _body_required(route: UpstreamRoute) -> bool:
+    """Whether the body must be sent: it carries a field the contract declares REQUIRED."""
+    binding = route.binding
+    request = binding.method.input_type
+    if binding.body != "*":
+        return is_required(request.fields_by_name[binding.body])
+    return any(is_required(f) for f in request.fields if f.name not in route.translator.path_fields)
 
 
 def _request_body_schema(route: UpstreamRoute, schemas: SchemaBuilder) -> dict[str, Any]:
@@ -198,7 +213,7 @@ def _error_statuses(method: str, route: UpstreamRoute) -> list[str]:
     return sorted(statuses)
 
 
-def _local_operation(route: LocalRoute) -> dict:
+def _local_operation(route: LocalRoute, schemas: SchemaBuilder) -> dict:
     schema: dict[str, Any] = {"type": "object"}
     if route.name == "Health":
         schema = {
@@ -225,13 +240,17 @@ def _local_operation(route: LocalRoute) -> dict:
         error = {"content": {"application/json": {"schema": {"$ref": SCHEMAS + "google.rpc.Status"}}}}
         for status in ("400", "401", "403", "413", "415", "503"):
             responses[status] = {"description": _ERRORS[status], **error}
-        fields = {"email": {"type": "string"}, "reason": {"type": "string"}}
-        body = {"type": "object", "properties": fields, "required": ["email"]}
+        # The body is the request the gateway sends each service's PrivacyService, rules and all.
+        body = schemas.ref(_PRIVACY_ROUTES[route.name], INPUT)
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return operation
 
 
-_PRIVACY_ROUTES = ("PrivacyExport", "PrivacyErase")
+# (the generated .pyi types DESCRIPTOR as the C++ or the Python descriptor; it is one of them)
+_PRIVACY_ROUTES = {
+    "PrivacyExport": cast(Descriptor, privacy_pb2.ExportPersonalDataRequest.DESCRIPTOR),
+    "PrivacyErase": cast(Descriptor, privacy_pb2.ErasePersonalDataRequest.DESCRIPTOR),
+}
 
 
 def _headers(headers: dict[str, tuple[str, str]]) -> dict[str, Any]:

@@ -10,7 +10,16 @@ from typing import Any
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from services.gateway.application.contracts import enum_of, is_map, message_of, real_oneofs
-from services.gateway.application.field_rules import constrained, is_required, item_rules
+from services.gateway.application.field_rules import (
+    constrained,
+    dependency,
+    email_schema,
+    is_email_address,
+    is_required,
+    item_rules,
+    requirement,
+    text_schema,
+)
 from services.gateway.application.json_values import (
     FLOAT32_MAX,
     INT_RANGES,
@@ -68,6 +77,7 @@ class SchemaBuilder:
                 for group in sorted(groups)
                 for pair in itertools.combinations(group, 2)
             ]
+            exclusions += [dependency(f, requirement(f)) for f in fields if requirement(f)]
             if exclusions:
                 schema["allOf"] = exclusions
         return schema
@@ -85,10 +95,14 @@ class SchemaBuilder:
     def single(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
         """One value of the field; a request's narrowed by the rules its contract declares."""
         schema = self._single(field, mode)
-        rules = item_rules(field) if mode == INPUT else None
-        if rules is None:
+        if mode != INPUT:
             return schema
-        return constrained(schema, rules, enum_of(field) if field.type == F.TYPE_ENUM else None)
+        rules = item_rules(field)
+        if rules is not None:
+            schema = constrained(schema, rules, enum_of(field) if field.type == F.TYPE_ENUM else None)
+        if is_email_address(field):
+            schema = email_schema(schema, field)
+        return text_schema(schema)
 
     def _single(self, field: FieldDescriptor, mode: str) -> dict[str, Any]:
         kind = field.type

@@ -143,7 +143,8 @@ class PrivacyRoutes:
             email = normalise_email(email)
         except InvalidArgument as error:
             violations.append(Violation("email", error.description))
-        reason = body.get("reason", "") if with_reason else ""
+        reason = body.get("reason") if with_reason else ""
+        reason = "" if reason is None else reason  # null is the default, as in every JSON request
         if not isinstance(reason, str):
             violations.append(Violation("reason", "must be a string"))
         elif len(reason) > MAX_REASON_LENGTH:

@@ -14,6 +14,7 @@ from prometheus_client import Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.runtime import tracing
+from services.runtime.recording import recording
 
 UNMATCHED = "unmatched"
 _TRACE_HEADERS = (b"traceparent", b"tracestate")
@@ -49,7 +50,9 @@ _children: dict[tuple[str, str | None, int], tuple[Counter, Histogram]] = {}
 
 def observe_request(method: str, route: str | None, status: int, seconds: float) -> None:
     """Counts one answered request; the labelled children are looked up once per combination (the
-    combinations are bounded: known methods, route templates, status codes)."""
+    combinations are bounded: known methods, route templates, status codes). Nothing with metrics off."""
+    if not recording():
+        return
     key = (method_label(method), route, status)  # a client's made-up method must not grow the cache
     children = _children.get(key)
     if children is None:

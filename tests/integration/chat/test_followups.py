@@ -175,10 +175,12 @@ def test_a_follow_up_waits_while_the_conversations_consent_is_still_in_the_outbo
 
 def test_follow_up_requests_are_checked(stack):
     conversation_id = open_conversation(stack, "quiet-5", "kasia@example.com")
-    for number in (0, 3):
-        with pytest.raises(grpc.RpcError) as invalid:
-            send(stack, conversation_id, number)
-        assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as invalid:
+        send(stack, conversation_id, 0)  # the contract: followup_number >= 1
+    assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    with pytest.raises(grpc.RpcError) as past:
+        send(stack, conversation_id, 3)  # FOLLOWUP_DELAYS has two: there is no third here
+    assert past.value.code() == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as missing:
         send(stack, "987654", 1)
     assert missing.value.code() == grpc.StatusCode.NOT_FOUND

@@ -101,9 +101,12 @@ def test_a_body_on_a_route_that_takes_none_is_415(http, admin, chat):
 
 
 def test_an_empty_body_counts_as_an_empty_request(http, chat):
+    # Not "body: is not valid JSON": the gateway sends an empty request, whose REQUIRED message the
+    # contract's rules (checked by the service before its servicer) refuse.
     response = post_raw(http, CHAT, b"")
-    assert response.status_code == 200
-    assert chat.servicer.last("SendMessage").request.message == ""
+    assert response.status_code == 400
+    assert violations(response) == {"message": "is required"}
+    assert chat.servicer.calls == []
 
 
 def test_a_body_over_the_limit_is_413(start_gateway, chat):
@@ -179,10 +182,11 @@ def test_query_parameters_fill_nested_and_well_known_fields(http, admin):
     assert fine.status_code == 200
 
 
-def test_path_variables_are_unescaped_after_matching(http, chat):
-    assert http.get("/api/chatbot/conversations/a%2Fb").json()["session_id"] == "a/b"
-    assert http.get("/api/chatbot/conversations/caf%C3%A9").json()["session_id"] == "café"
-    broken = http.get("/api/chatbot/conversations/%FF")
+def test_path_variables_are_unescaped_after_matching(http, admin, notifier):
+    # (a breaker's name has no pattern in its contract; a session id's would refuse these)
+    for escaped in ("a%2Fb", "caf%C3%A9"):
+        assert http.post(f"/api/admin/breakers/{escaped}/reset", headers=admin).status_code == 404
+    broken = http.post("/api/admin/breakers/%FF/reset", headers=admin)
     assert broken.status_code == 400
-    assert violations(broken) == {"session_id": "is not valid percent-encoded UTF-8"}
-    assert [c.request.session_id for c in chat.servicer.calls] == ["a/b", "café"]
+    assert violations(broken) == {"name": "is not valid percent-encoded UTF-8"}
+    assert [c.request.name for c in notifier.servicer.calls] == ["a/b", "café"]

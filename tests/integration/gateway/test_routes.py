@@ -141,12 +141,12 @@ def test_consent_audit_log_records_the_real_client_ip_user_agent_and_request_id(
 
 def test_follow_up_admin_routes(http, admin, chat):
     sent = http.post(
-        "/api/admin/followups/send", json={"conversation_id": "c-9", "followup_number": 2}, headers=admin
+        "/api/admin/followups/send", json={"conversation_id": "9", "followup_number": 2}, headers=admin
     )
     assert sent.status_code == 200
     assert sent.json() == {"status": "FOLLOWUP_STATUS_SENT"}
     assert chat.servicer.last("SendFollowup").request == chat_pb2.SendFollowupRequest(
-        conversation_id="c-9", followup_number=2
+        conversation_id="9", followup_number=2
     )
     due = http.get("/api/admin/followups/due", params={"page_size": 10}, headers=admin)
     assert due.json()["followups"][0]["idle_seconds"] == 1900.5
@@ -166,18 +166,18 @@ def test_dead_letter_admin_routes(http, admin, notifier):
     assert notifier.servicer.last("ListDeadLetters").request == notifier_pb2.ListDeadLettersRequest(
         status=notifier_pb2.DEAD_LETTER_STATUS_PENDING, channel=notifier_pb2.CHANNEL_SLACK, page_size=20
     )
-    entry = http.get("/api/admin/dlq/entries/n-7", headers=admin)
-    assert entry.json()["entry"]["id"] == "n-7"
+    entry = http.get("/api/admin/dlq/entries/7", headers=admin)
+    assert entry.json()["entry"]["id"] == "7"
     assert entry.json()["entry"]["last_error_status"] == 0
-    assert http.get("/api/admin/dlq/entries/missing", headers=admin).status_code == 404
+    assert http.get("/api/admin/dlq/entries/404", headers=admin).status_code == 404
     stats = http.get("/api/admin/dlq/stats", headers=admin).json()
     assert stats["counts"] == [
         {"status": "DEAD_LETTER_STATUS_PENDING", "channel": "CHANNEL_SLACK", "count": "3"}
     ]
     assert (stats["pending"], stats["failed"]) == ("3", "0")
-    retried = http.post("/api/admin/dlq/retry", json={"ids": ["n-1", "n-2"]}, headers=admin)
+    retried = http.post("/api/admin/dlq/retry", json={"ids": ["1", "2"]}, headers=admin)
     assert retried.json() == {"retried": 2, "delivered": 2, "failed": 0}
-    assert list(notifier.servicer.last("RetryDeadLetters").request.ids) == ["n-1", "n-2"]
+    assert list(notifier.servicer.last("RetryDeadLetters").request.ids) == ["1", "2"]
     assert http.post("/api/admin/dlq/redrive", json={}, headers=admin).json() == {"redriven": 0}
     purged = http.post(
         "/api/admin/dlq/purge",
@@ -271,15 +271,27 @@ CALLS = [
         {"admin": 1, "json": {"email": "schema@example.com"}},
         200,
     ),
-    ("POST", "/api/admin/followups/send", "/api/admin/followups/send", {"admin": 1, "json": {}}, 200),
+    (
+        "POST",
+        "/api/admin/followups/send",
+        "/api/admin/followups/send",
+        {"admin": 1, "json": {"conversation_id": "9", "followup_number": 1}},
+        200,
+    ),
     ("GET", "/api/admin/followups/due", "/api/admin/followups/due", {"admin": 1}, 200),
     ("POST", "/api/admin/followups/run", "/api/admin/followups/run", {"admin": 1}, 200),
     ("GET", "/api/admin/dlq/entries", "/api/admin/dlq/entries", {"admin": 1}, 200),
-    ("GET", "/api/admin/dlq/entries/n-1", "/api/admin/dlq/entries/{id}", {"admin": 1}, 200),
+    ("GET", "/api/admin/dlq/entries/1", "/api/admin/dlq/entries/{id}", {"admin": 1}, 200),
     ("GET", "/api/admin/dlq/stats", "/api/admin/dlq/stats", {"admin": 1}, 200),
-    ("POST", "/api/admin/dlq/retry", "/api/admin/dlq/retry", {"admin": 1, "json": {"ids": ["a"]}}, 200),
+    ("POST", "/api/admin/dlq/retry", "/api/admin/dlq/retry", {"admin": 1, "json": {"ids": ["1"]}}, 200),
     ("POST", "/api/admin/dlq/redrive", "/api/admin/dlq/redrive", {"admin": 1, "json": {}}, 200),
-    ("POST", "/api/admin/dlq/purge", "/api/admin/dlq/purge", {"admin": 1, "json": {}}, 200),
+    (
+        "POST",
+        "/api/admin/dlq/purge",
+        "/api/admin/dlq/purge",
+        {"admin": 1, "json": {"status": "DEAD_LETTER_STATUS_FAILED"}},
+        200,
+    ),
     ("GET", "/api/admin/breakers", "/api/admin/breakers", {"admin": 1}, 200),
     ("POST", "/api/admin/breakers/slack/reset", "/api/admin/breakers/{name}/reset", {"admin": 1}, 200),
     ("GET", "/api/health", "/api/health", {}, 200),
@@ -314,11 +326,13 @@ def test_every_route_is_in_the_openapi_document_and_answers_as_it_says(http, adm
         assert {"x-ratelimit-limit", "ratelimit-policy", "ratelimit"} <= set(response.headers)
 
 
-@pytest.mark.parametrize("template", ["/api/unsubscribe", "/api/admin/dlq/retry"])
-def test_request_bodies_are_documented_as_the_gateway_checks_them(http, template):
+@pytest.mark.parametrize(
+    ("template", "required"), [("/api/unsubscribe", ["email"]), ("/api/admin/dlq/retry", None)]
+)
+def test_request_bodies_are_documented_as_the_gateway_checks_them(http, template, required):
     document = http.get("/api/openapi.json").json()
     body = document["paths"][template]["post"]["requestBody"]["content"]["application/json"]["schema"]
     name = body["$ref"].rsplit("/", 1)[1]
     schema = document["components"]["schemas"][name]
     assert schema["additionalProperties"] is False
-    assert "required" not in schema
+    assert schema.get("required") == required  # what the contract declares REQUIRED

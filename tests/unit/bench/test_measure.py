@@ -9,7 +9,7 @@ import time
 import pytest
 
 from bench.measure import CpuMeter, cpu_seconds, peak_rss_mib, percentile, ratio
-from bench.report import goals
+from bench.report import goals, unsubscribe_goals
 
 
 def test_percentiles_are_observed_values_by_nearest_rank():
@@ -57,7 +57,7 @@ def test_goals_compare_the_right_runs():
         "direct_grpc": run(1.0, 500, 20),
         "bare_starlette": {"processes": {"bare": {"cpu_ms_per_request": 0.5}}, "p99_ms": 1, "rps": 9000},
     }
-    assert [(round(g.value, 2), g.verdict) for g in goals(runs)] == [
+    assert [(round(g.value, 2), g.verdict) for g in goals(runs)[:5]] == [
         (0.4, "met"),
         (4.0, "met"),
         (2.0, "met"),
@@ -65,4 +65,25 @@ def test_goals_compare_the_right_runs():
         (1.0, "met"),
     ]
     runs["gateway_limits_redis"]["redis_round_trips_per_request"] = 4.0
-    assert goals(runs)[-1].verdict == "MISSED"
+    assert goals(runs)[4].verdict == "MISSED"
+
+
+def test_unsubscribe_goals_compare_gateway_and_flask_and_the_two_sizes():
+    runs = {
+        "gateway_limits_redis": {"p99_ms": 40, "postgres_cpu_ms_per_request": 0.4,
+                                 "postgres_round_trips_per_request": 5.0},
+        "flask_baseline": {"p99_ms": 50, "postgres_cpu_ms_per_request": 0.5,
+                           "postgres_round_trips_per_request": 4.0},
+        "gateway_distinct": {"rps": 500},
+        "flask_distinct": {"rps": 200},
+        "size_10000": {"cpu_ms_per_request": 1.0, "postgres_cpu_ms_per_request": 0.5},
+        "size_1000000": {"cpu_ms_per_request": 1.2, "postgres_cpu_ms_per_request": 0.6},
+    }  # fmt: skip
+    assert [(round(g.value, 2), g.verdict) for g in unsubscribe_goals(runs)] == [
+        (0.8, "met"),
+        (0.8, "met"),
+        (1.25, "MISSED"),
+        (2.5, "met"),
+        (1.2, "met"),
+    ]
+    assert {g.verdict for g in unsubscribe_goals({})} == {"not measured"}

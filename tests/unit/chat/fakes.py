@@ -25,7 +25,7 @@ from services.chat.application.conversations import (
 )
 from services.chat.application.followups import FollowupService
 from services.chat.application.outbox_calls import OutboxCall
-from services.chat.application.ports import DueFollowup, OutboxItem
+from services.chat.application.ports import ConsentAnswer, DueFollowup, OutboxItem
 from services.chat.application.relay import HandOverFailed, OutboxRelay
 from services.chat.domain.lead import Lead
 from services.chat.domain.model import ChatMessage, Conversation
@@ -68,24 +68,36 @@ class MemoryConversations:
     def get(self, conversation_id: int) -> Conversation | None:
         return copy.copy(self._t.conversations.get(conversation_id))
 
-    def create(self, session_id: str, token_hash: str, now: dt.datetime) -> Conversation | None:
+    def create(
+        self, session_id: str, token_hash: str, now: dt.datetime, email: str | None = None
+    ) -> Conversation | None:
         if self.by_session(session_id) is not None:
             return None
-        conversation = Conversation(self._ids(), session_id, None, now, now, token_hash)
+        conversation = Conversation(self._ids(), session_id, email, now, now, token_hash)
         self._t.conversations[conversation.id] = conversation
         return copy.copy(conversation)
 
-    def lock(self, conversation_id: int) -> Conversation:
-        return copy.copy(self._t.conversations[conversation_id])
-
-    def save(self, conversation: Conversation) -> None:
-        stored = self._t.conversations[conversation.id]
-        stored.email, stored.last_user_message_at = conversation.email, conversation.last_user_message_at
+    def touch(self, conversation_id: int, found_email: str | None, now: dt.datetime) -> Conversation | None:
+        stored = self._t.conversations.get(conversation_id)
+        if stored is None:
+            return None
+        stored.email = found_email if found_email is not None else stored.email
+        stored.last_user_message_at = now
+        return copy.copy(stored)
 
     def add_message(self, conversation_id: int, message: ChatMessage) -> int:
         message_id = self._ids()
         self._t.messages[message_id] = (conversation_id, message)
         return message_id
+
+    def add_exchange(self, conversation_id: int, question: ChatMessage, answer: ChatMessage) -> int:
+        question_id = self.add_message(conversation_id, question)
+        self.add_message(conversation_id, answer)
+        return question_id
+
+    def add_messages(self, added) -> None:
+        for conversation_id, message in added:
+            self.add_message(conversation_id, message)
 
     def messages(self, conversation_id: int, *, last: int | None = None) -> list[ChatMessage]:
         found = [m for _, (c, m) in sorted(self._t.messages.items()) if c == conversation_id]
@@ -121,22 +133,36 @@ class MemoryFollowups:
         self._t.followups[(conversation_id, number)] = str(status)
         return True
 
-    def _due(self, number: int, cutoff: dt.datetime, after_id: int) -> list[Conversation]:
+    def _due(self, number: int, cutoff: dt.datetime, after_id: int, before_id=None) -> list[Conversation]:
         return [
             c
             for i, c in sorted(self._t.conversations.items())
             if c.email is not None
             and c.last_user_message_at <= cutoff
-            and i > after_id
+            and after_id < i < (before_id if before_id is not None else i + 1)
             and (i, number) not in self._t.followups
         ]
 
-    def due(self, number: int, cutoff: dt.datetime, after_id: int, limit: int) -> list[DueFollowup]:
-        found = self._due(number, cutoff, after_id)[:limit]
-        return [DueFollowup(c.id, c.session_id, number, c.last_user_message_at) for c in found]
+    def due(self, number, cutoff, after_id, limit, *, before_id=None, descending=False) -> list[DueFollowup]:
+        found = self._due(number, cutoff, after_id, before_id)
+        found = (found[::-1] if descending else found)[:limit]
+        return [DueFollowup(c.id, c.session_id, number, c.last_user_message_at, c.email) for c in found]
 
-    def count_due(self, number: int, cutoff: dt.datetime, after_id: int) -> int:
-        return len(self._due(number, cutoff, after_id))
+    def count_due(self, number: int, cutoff: dt.datetime, after_id: int, before_id=None) -> int:
+        return len(self._due(number, cutoff, after_id, before_id))
+
+    def record_due(self, number, cutoff, outcomes, now) -> set[int]:
+        inserted = set()
+        for conversation_id, (email, status) in sorted(outcomes.items()):
+            conversation = self._t.conversations.get(conversation_id)
+            still_due = (
+                conversation is not None
+                and conversation.email == email
+                and conversation.last_user_message_at <= cutoff
+            )
+            if still_due and self.record(conversation_id, number, status, now):
+                inserted.add(conversation_id)
+        return inserted
 
 
 class MemoryOutbox:
@@ -197,6 +223,9 @@ class MemoryOutbox:
         keys = {f"{key_prefix}{i}" for i, (c, _) in self._t.messages.items() if c == conversation_id}
         return any(row.item.kind == kind and row.item.key in keys for row in self._t.outbox.values())
 
+    def waiting_for_conversations(self, kind: str, key_prefix: str, conversation_ids) -> set[int]:
+        return {i for i in conversation_ids if self.waiting_for_conversation(kind, key_prefix, i)}
+
 
 class MemoryUnitOfWork:
     """One store shared by every unit of work; each `with` works on a copy until `commit`.
@@ -249,6 +278,8 @@ class FakeConsent:
         self.granted: set[tuple[str, str]] = set()
         self.down = False
         self.asked: list[tuple[str, str]] = []
+        self.batches: list[list[str]] = []  # the addresses of each CheckConsentBatch call
+        self.during: Callable[[], None] | None = None
 
     def allows(self, email: str, purpose: str, identity: CallerIdentity) -> bool:
         self.asked.append((email, purpose))
@@ -261,6 +292,20 @@ class FakeConsent:
         if self.allows(email, "marketing", identity):
             return f"token-of-{email}"
         return None
+
+    def check_batch(self, emails, identity: CallerIdentity) -> list[ConsentAnswer]:
+        self.batches.append(list(emails))
+        if self.during is not None:  # what happens while the pass waits for the answer
+            self.during()
+        if self.down:
+            raise Unavailable("the consent service did not answer: UNAVAILABLE (a test's outage)")
+        return [
+            ConsentAnswer(
+                (e, "processing") in self.granted,
+                f"token-of-{e}" if (e, "marketing") in self.granted else None,
+            )
+            for e in emails
+        ]
 
 
 class RecordingUpstream:

@@ -121,7 +121,6 @@ def test_consent_uses_an_email_the_visitor_gave_earlier(chat):
         ("s-1", "   ", {}, "message"),
         ("s-1", "x" * 4001, {}, "message"),
         ("s-1", "hi", {"email": "not-an-email"}, "email"),
-        ("s-1", "hi", {"consent_text_version": "v" * 65}, "consent_text_version"),
         ("s-1", "hi", {"marketing_consent": True}, "email"),  # consent, but nobody to record it for
     ],
 )

@@ -21,6 +21,8 @@ class FakeUnitOfWork:
         self.stored_audit: list[tuple[str, AuditEntry]] = []
         self.stored_pending: dict[str, PendingGrant] = {}
         self.commits = 0
+        self.suppressed: set[str] = set()  # erased people's pseudonyms
+        self.batch_lookups: list[list[str]] = []  # the emails of each consents_of call
         self._ids = itertools.count(1)
         self.subjects = self
         self.audit_log = self
@@ -53,10 +55,21 @@ class FakeUnitOfWork:
         self._subjects[subject.email] = subject
 
     def is_suppressed(self, pseudonym):
-        return False
+        return pseudonym in self.suppressed
+
+    def consents_of(self, emails, pseudonyms):
+        self.batch_lookups.append(list(emails))
+        consents = {
+            e: (s.marketing_consent, s.rodo_consent) for e, s in self._subjects.items() if e in emails
+        }
+        return consents, {p for p in pseudonyms if p in self.suppressed}
 
     def append(self, pseudonym, entry):
         self._audit.append((pseudonym, dataclasses.replace(entry, id=next(self._ids))))
+
+    def save_and_audit(self, subject, now, pseudonym, entry):
+        self.save(subject, now)
+        self.append(pseudonym, entry)
 
     def has_idempotency_key(self, key):
         return any(entry.idempotency_key == key for _, entry in self._audit)

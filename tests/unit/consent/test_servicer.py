@@ -69,7 +69,6 @@ def test_unsubscribe_status_check_and_audit_log(rpc):
 @pytest.mark.parametrize(
     ("method", "request_message", "text"),
     [
-        ("CheckConsent", pb.CheckConsentRequest(email="a@b.pl"), "purpose: must be"),
         ("GetConsentStatus", pb.GetConsentStatusRequest(email="nobody@example.com"), "nobody"),
         ("Unsubscribe", pb.UnsubscribeRequest(email="not-an-email"), "email:"),
     ],

@@ -34,6 +34,8 @@ def routes():
         ("GET", "/api/health", LocalRoute("Health", _unused)),
         ("GET", "/api/health/deep", LocalRoute("DeepHealth", _unused)),
         ("GET", "/api/openapi.json", LocalRoute("OpenApi", _unused)),
+        ("POST", "/api/admin/privacy/export", LocalRoute("PrivacyExport", _unused)),
+        ("POST", "/api/admin/privacy/erase", LocalRoute("PrivacyErase", _unused)),
     ]
     return RouteTable(entries)
 
@@ -48,13 +50,18 @@ def test_the_document_is_valid_openapi_and_lists_every_route(document, routes):
     assert document["openapi"] == "3.1.0"
     operations = {(m.upper(), path) for path, item in document["paths"].items() for m in item}
     assert operations == {(method, template.text) for method, template, _ in routes.entries()}
-    assert len({op["operationId"] for item in document["paths"].values() for op in item.values()}) == 25
+    assert len({op["operationId"] for item in document["paths"].values() for op in item.values()}) == 27
 
 
 def test_operations_describe_parameters_security_and_errors(document):
     status = document["paths"]["/api/unsubscribe/status/{email}"]["get"]
     assert status["parameters"] == [
-        {"name": "email", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1}}
+        {
+            "name": "email",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "email", "minLength": 1, "maxLength": 254},
+        }
     ]
     assert status["security"] == [{"adminApiKey": []}, {"emailToken": []}]
     assert {"401", "403", "404", "429", "503", "504"} <= set(status["responses"])
@@ -99,13 +106,15 @@ def body_validator(document: dict, path: str) -> Draft202012Validator:
 
 
 SAMPLES = {
+    # (a missing or null message passes the gateway; the contract's REQUIRED refuses it, so the
+    # samples carry one)
     "/api/chatbot/chat": [
-        {},
+        {"message": "x"},
         {"message": "x", "session_id": "s"},
         {"message": 1},
-        {"message": None, "marketing_consent": None},
-        {"rodo_consent": "true"},
-        {"rodo_consent": False},
+        {"message": "x", "marketing_consent": None},
+        {"message": "x", "rodo_consent": "true"},
+        {"message": "x", "rodo_consent": False, "email": "a@b.pl"},
         {"email": "a@b.pl", "extra": 1},
         [],
         "message",
@@ -199,3 +208,60 @@ def test_the_rules_in_the_document_are_the_ones_protovalidate_enforces():
         notifier_pb2.PurgeDeadLettersRequest(status=notifier_pb2.DEAD_LETTER_STATUS_DELIVERED),
     ]
     assert [protovalidate.collect_violations(m) for m in accepted] == [[]] * len(accepted)
+
+
+def test_the_contracts_rules_are_in_the_document(document):
+    schemas = document["components"]["schemas"]
+    unsubscribe = schemas["novahouse.consent.v1.UnsubscribeRequest"]
+    assert unsubscribe["required"] == ["email"]
+    assert unsubscribe["properties"]["email"] == {
+        "type": "string",
+        "format": "email",
+        "minLength": 1,
+        "maxLength": 254,
+    }
+    # Free text: its length, and no control characters (every service refuses them).
+    assert unsubscribe["properties"]["reason"] == {
+        "type": ["string", "null"],
+        "maxLength": 1000,
+        "pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+    }
+    chat = schemas["novahouse.chat.v1.SendMessageRequest"]
+    assert chat["required"] == ["message"]
+    assert chat["properties"]["message"]["maxLength"] == 4000
+    # An optional email: an address or empty.
+    assert chat["properties"]["email"]["anyOf"] == [{"format": "email"}, {"maxLength": 0}]
+    # A consent flag needs the email (the contract's `requires`).
+    valid = Draft202012Validator({"components": document["components"], **chat}).is_valid
+    assert not valid({"message": "x", "rodo_consent": False})
+    assert not valid({"message": "x", "marketing_consent": True, "email": ""})
+    assert valid({"message": "x", "marketing_consent": True, "email": "a@b.pl"})
+    assert valid({"message": "x", "marketing_consent": None})
+    audit = {
+        p["name"]: p["schema"] for p in document["paths"]["/api/admin/consent/audit-log"]["get"]["parameters"]
+    }
+    assert "" in audit["action"]["enum"]
+    assert "consent-confirmed" in audit["action"]["enum"]
+    assert audit["page_token"]["pattern"].startswith("^(?:YmVmb3JlOj")
+    followup = schemas["novahouse.chat.v1.SendFollowupRequest"]
+    assert followup["required"] == ["conversation_id", "followup_number"]
+    assert followup["properties"]["followup_number"]["minimum"] == 1
+    purge = document["paths"]["/api/admin/dlq/purge"]["post"]
+    assert purge["requestBody"]["required"] is True  # status is REQUIRED
+    assert document["paths"]["/api/admin/dlq/retry"]["post"]["requestBody"]["required"] is False
+
+
+def test_the_privacy_and_link_routes_take_their_contracts_rules(document):
+    erase = document["paths"]["/api/admin/privacy/erase"]["post"]["requestBody"]["content"]
+    schema = erase["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/novahouse.privacy.v1.ErasePersonalDataRequest"}
+    body = document["components"]["schemas"]["novahouse.privacy.v1.ErasePersonalDataRequest"]
+    assert body["required"] == ["email"]
+    assert body["properties"]["reason"]["maxLength"] == 1000
+    confirm = document["paths"]["/api/consent/confirm/{token}"]
+    [posted] = confirm["post"]["parameters"]
+    assert posted["schema"]["maxLength"] == 512
+    assert "pattern" in posted["schema"]
+    assert confirm["post"]["requestBody"]["required"] is True
+    [page] = confirm["get"]["parameters"]
+    assert page["schema"] == {"type": "string", "minLength": 1}  # the page shows any token
