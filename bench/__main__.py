@@ -74,7 +74,9 @@ def main() -> None:
             "goal": g.goal,
             "verdict": g.verdict,
         }
-        for g in goals(result["runs"], followups=result.get("followups"))
+        for g in goals(
+            result["runs"], followups=result.get("followups"), notifier=result.get("notifier_outage")
+        )
     ]
     result["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     result["duration_seconds"] = round(time.monotonic() - started, 1)

@@ -25,10 +25,11 @@ class Goal:
         return "met" if self.met(self.value) else "MISSED"
 
 
-def goals(runs: dict, followups: dict | None = None) -> list[Goal]:
+def goals(runs: dict, followups: dict | None = None, *, notifier: dict | None = None) -> list[Goal]:
+    """`followups` and `notifier` are scenarios 4 and 5's results (bench.scenarios)."""
     gateway = runs.get("gateway_limits_redis") or runs["gateway_limits_memory"]
     baseline, direct, bare = runs["flask_baseline"], runs["direct_grpc"], runs["bare_starlette"]
-    return [
+    found = [
         Goal(
             "(gateway + consent) CPU per unsubscribe ÷ Flask baseline CPU per unsubscribe",
             ratio(gateway["cpu_ms_per_request"], baseline["cpu_ms_per_request"]),
@@ -65,6 +66,32 @@ def goals(runs: dict, followups: dict | None = None) -> list[Goal]:
         # --- Follow-ups (issue 19, scenario 4): rows only when the scenario ran; see followup_goals. ---
         *followup_goals(followups),
         *unsubscribe_goals(runs),
+    ]
+    # --- the notifier (scenario 5, bench.scenarios.notifier_outage): its rows are notifier_goals below.
+    if notifier is not None:
+        found += notifier_goals(notifier)
+    # --- end of the notifier's goals
+    return found
+
+
+def notifier_goals(outage: dict) -> list[Goal]:
+    """The notifier's drain rate after a Slack outage, nothing lost or doubled, and CPU per delivery flat
+    between 10^4 and 10^5 entries in its table."""
+    return [
+        Goal(
+            "notifier drain to a local HTTP sink, one process: deliveries/s",
+            outage.get("deliveries_per_second"),
+            "≥ 1000",
+            lambda v: v >= 1000,
+        ),
+        Goal("notifier drain: notifications lost", outage.get("lost"), "0", lambda v: v == 0),
+        Goal("notifier drain: notifications delivered twice", outage.get("doubled"), "0", lambda v: v == 0),
+        Goal(
+            "notifier CPU per delivery with 10⁵ entries ÷ with 10⁴ entries in its table",
+            outage.get("cpu_per_delivery_ratio_largest_to_smallest"),
+            "≤ 1.25 (flat within noise)",
+            lambda v: v <= 1.25,
+        ),
     ]
 
 

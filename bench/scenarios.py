@@ -9,8 +9,9 @@ from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
+from http.server import BaseHTTPRequestHandler
 
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import Engine, create_engine, func, insert, select
 
 from bench.load import UNSUBSCRIBE_EMAIL, LoadResult, grpc_load, hey
 from bench.measure import CpuMeter, peak_rss_mib
@@ -338,10 +339,29 @@ def followups(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) 
     }
 
 
+# Scenario 5's cost-vs-size check: entries already in the table (old delivered and failed rows, seeded
+# by one INSERT ... SELECT generate_series), and how many fresh pending entries are drained at each size.
+NOTIFIER_TABLE_SIZES = (10_000, 100_000)
+
+
+class KeepAliveSink(FakeHttpSink):
+    """The fake Slack webhook answering HTTP/1.1 with keep-alive and without Nagle's delay, as Slack's
+    own servers do: the notifier's one connection pool per sink then reuses its connection (the plain
+    fake answers HTTP/1.0 and closes every connection)."""
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        class KeepAlive(super()._handler()):  # type: ignore[misc]
+            protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+
+        return KeepAlive
+
+
 def notifier_outage(exits: ExitStack, backends: Backends, stack: Stack, scale: Scale) -> dict:
-    """Scenario 5: notifications queued while the Slack sink is down, drained once it is back."""
+    """Scenario 5: notifications queued while the Slack sink is down, drained once it is back (one
+    notifier process); then the cost per delivery with 10^4 and 10^5 entries already in the table."""
     count = scale.notifications
-    sink = FakeHttpSink("slack")
+    sink = KeepAliveSink("slack")
     exits.callback(sink.close)
     sink.answer("error")
     database = backends.database("outage_notifier")
@@ -363,30 +383,20 @@ def notifier_outage(exits: ExitStack, backends: Backends, stack: Stack, scale: S
         },
     )
     queued = grpc_load(notifier.address, "notify", count, 8)
-    from services.notifier.adapters.tables import notifications
-
     engine = create_engine(database)
-    with engine.connect() as connection:
-        pending = connection.execute(
-            select(func.count()).select_from(notifications).where(notifications.c.status == "pending")
-        ).scalar_one()
+    pending = _notifier_rows(engine, "pending")
     meter = CpuMeter({"notifier": [notifier.pid]}).start()
     sink.answer("ok")
     recovered = time.monotonic()
-    deadline = recovered + 900
-    while len(sink.delivered()) < count:
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"only {len(sink.delivered())} of {count} delivered within 15 minutes")
-        time.sleep(0.2)
+    _wait_for_deliveries(sink, count)
     drain = time.monotonic() - recovered
     time.sleep(1.0)  # anything delivered twice would show up now
     usage = meter.stop()["notifier"]
     per_key = sink.deliveries_per_key(lambda body: body["text"])
-    with engine.connect() as connection:
-        still_pending = connection.execute(
-            select(func.count()).select_from(notifications).where(notifications.c.status != "delivered")
-        ).scalar_one()
+    still_pending = _notifier_rows(engine, other_than="delivered")
+    sizes = [_notifier_cost_at_size(engine, sink, notifier.pid, size, count) for size in NOTIFIER_TABLE_SIZES]
     engine.dispose()
+    cpu_ms = usage.cpu_seconds * 1000 / count
     return {
         "notifications": count,
         "queue_seconds": round(queued.seconds, 2),
@@ -396,7 +406,81 @@ def notifier_outage(exits: ExitStack, backends: Backends, stack: Stack, scale: S
         "deliveries_per_second": round(count / drain, 1),
         "keys_delivered": len(per_key),
         "keys_not_delivered_once": sum(1 for n in per_key.values() if n != 1) + (count - len(per_key)),
+        "lost": count - len(per_key),
+        "doubled": sum(1 for n in per_key.values() if n > 1),
         "not_delivered_in_db": still_pending,
-        "notifier_cpu_ms_per_delivery": round(usage.cpu_seconds * 1000 / count, 3),
+        "notifier_cpu_ms_per_delivery": round(cpu_ms, 3),
         "notifier_peak_rss_mib": round(peak_rss_mib(notifier.pid), 1),
+        "cost_vs_size": sizes,
+        "cpu_per_delivery_ratio_largest_to_smallest": (
+            round(sizes[-1]["notifier_cpu_ms_per_delivery"] / sizes[0]["notifier_cpu_ms_per_delivery"], 3)
+            if all(s["notifier_cpu_ms_per_delivery"] for s in (sizes[0], sizes[-1]))
+            else None
+        ),
+    }
+
+
+def _notifier_rows(engine: Engine, status: str | None = None, *, other_than: str | None = None) -> int:
+    from services.notifier.adapters.tables import notifications
+
+    counted = select(func.count()).select_from(notifications)
+    if status is not None:
+        counted = counted.where(notifications.c.status == status)
+    if other_than is not None:
+        counted = counted.where(notifications.c.status != other_than)
+    with engine.connect() as connection:
+        return connection.execute(counted).scalar_one()
+
+
+def _wait_for_deliveries(sink: FakeHttpSink, count: int) -> None:
+    deadline = time.monotonic() + 900
+    while len(sink.delivered()) < count:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"only {len(sink.delivered())} of {count} delivered within 15 minutes")
+        time.sleep(0.05)
+
+
+def _notifier_cost_at_size(engine: Engine, sink: FakeHttpSink, pid: int, size: int, drained: int) -> dict:
+    """Tops the table up to `size` old finished entries (nine delivered to one failed, escalated long
+    ago), puts `drained` pending entries in, and meters the notifier while its retry passes deliver them."""
+    if engine.dialect.name != "postgresql":
+        return {"entries": size, "skipped": "needs PostgreSQL (generate_series)"}
+    with engine.begin() as connection:
+        missing = size - connection.exec_driver_sql("SELECT count(*) FROM notifications").scalar_one()
+        connection.exec_driver_sql(
+            "INSERT INTO notifications (idempotency_key, channel, payload, status, attempts, created_at,"
+            " updated_at, finished_at, escalated_at, last_error_class, last_error_status)"
+            " SELECT 'old-' || %(size)s || '-' || g, 'slack', '{\"text\": \"old\"}',"
+            " CASE WHEN g %% 10 = 0 THEN 'failed' ELSE 'delivered' END, 1, now() - interval '10 days',"
+            " now() - interval '10 days', now() - interval '10 days', now() - interval '10 days',"
+            " CASE WHEN g %% 10 = 0 THEN 'HTTPError' END, CASE WHEN g %% 10 = 0 THEN 400 END"
+            " FROM generate_series(1, %(missing)s) AS g",
+            {"size": size, "missing": max(missing, 0)},
+        )
+        connection.exec_driver_sql("ANALYZE notifications")
+    entries = _notifier_rows(engine)
+    already = len(sink.delivered())
+    meter = CpuMeter({"notifier": [pid]}).start()
+    started = time.monotonic()
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "INSERT INTO notifications (idempotency_key, channel, payload, status, attempts,"
+            " next_attempt_at, created_at, updated_at)"
+            " SELECT 'size-' || %(size)s || '-' || g, 'slack',"
+            " '{\"text\": \"size ' || %(size)s || ' #' || g || '\"}', 'pending', 0, now(), now(), now()"
+            " FROM generate_series(1, %(drained)s) AS g",
+            {"size": size, "drained": drained},
+        )
+    _wait_for_deliveries(sink, already + drained)
+    seconds = time.monotonic() - started
+    usage = meter.stop()["notifier"]
+    per_key = sink.deliveries_per_key(lambda body: body["text"])
+    keys = [f"size {size} #{n}" for n in range(1, drained + 1)]
+    return {
+        "entries": entries,
+        "drained": drained,
+        "deliveries_per_second": round(drained / seconds, 1),
+        "notifier_cpu_ms_per_delivery": round(usage.cpu_seconds * 1000 / drained, 3),
+        "lost": sum(1 for k in keys if per_key[k] == 0),
+        "doubled": sum(1 for k in keys if per_key[k] > 1),
     }

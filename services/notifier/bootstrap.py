@@ -7,6 +7,7 @@ from pathlib import Path
 
 from novahouse.notifier.v1 import notifier_pb2, notifier_pb2_grpc
 from novahouse.privacy.v1 import privacy_pb2, privacy_pb2_grpc
+from services.notifier.adapters.outcomes import SqlOutcomeLog
 from services.notifier.adapters.repository import NotifierUnitOfWork
 from services.notifier.adapters.sinks.monday import MondayGraphQLSink
 from services.notifier.adapters.sinks.slack import SlackWebhookSink
@@ -66,6 +67,7 @@ def build(settings: NotifierSettings) -> Application:
     engine = create_db_engine(settings.database_url, pool_size=settings.server.max_workers)
     sessions = create_session_factory(engine)
     redis_client = connect_redis(settings.redis_url) if settings.redis_url else None
+    sinks = _sinks(settings)
     routes = {
         channel: Route(
             sink=sink,
@@ -79,7 +81,7 @@ def build(settings: NotifierSettings) -> Application:
             ),
             gate=threading.Lock(),
         )
-        for channel, sink in _sinks(settings).items()
+        for channel, sink in sinks.items()
     }
 
     def unit_of_work() -> NotifierUnitOfWork:
@@ -93,6 +95,7 @@ def build(settings: NotifierSettings) -> Application:
         Escalation(unit_of_work, dispatcher, settings.escalation_email),
         lease_seconds=settings.lease_seconds,
         storage_unavailable=DATABASE_UNAVAILABLE,
+        outcomes=lambda: SqlOutcomeLog(engine),
     )
     dead_letters = DeadLetterAdmin(unit_of_work, dispatcher, cleanup_days=settings.cleanup_days)
     servicer = NotifierServicer(delivery, dead_letters)
@@ -112,6 +115,8 @@ def build(settings: NotifierSettings) -> Application:
         SCRAPE_SOURCES.remove("notifier_dlq")
         SCRAPE_SOURCES.remove("notifier_breakers")
         engine.dispose()
+        for sink in sinks.values():  # kept connections (the SMTP relay's, the HTTP sinks' pools)
+            sink.close()
         if redis_client is not None:
             redis_client.close()
 

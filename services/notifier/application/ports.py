@@ -17,6 +17,10 @@ class Sink(Protocol):
         """Delivers one message or raises RetryableFailure, PermanentFailure or RateLimited."""
         ...
 
+    def close(self) -> None:
+        """Closes the connections the sink keeps between deliveries."""
+        ...
+
 
 @dataclass
 class Stats:
@@ -40,8 +44,9 @@ class NotificationRepository(Protocol):
         """Claims pending, unleased entries due at `due_at`, oldest due first."""
         ...
 
-    def renew(self, notification: Notification, claim: Claim) -> bool:
-        """Extends the entry's lease if its claim is still the caller's; False if it was taken over."""
+    def renew_claims(self, notifications: Sequence[Notification], claim: Claim) -> list[int]:
+        """Extends to `claim.lease_until` the lease of each entry whose claim is still the caller's (its
+        `claim_token`), in one statement; answers the ids renewed (the others were taken over)."""
         ...
 
     def postpone_due(
@@ -79,6 +84,26 @@ class PrivacyRepository(Protocol):
     def export(self, address: str) -> list[dict]: ...
 
     def erase(self, address: str, now: dt.datetime) -> int: ...
+
+
+class OutcomeLog(Protocol):
+    """Where attempts' outcomes and lease renewals are recorded, each change committed as it is made.
+    A retry pass holds one for its duration (the SQL one holds a connection, so a delivery's outcome
+    costs one round trip)."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+    def save_outcome(self, notification: Notification, now: dt.datetime) -> bool:
+        """As NotificationRepository.save_outcome, committed."""
+        ...
+
+    def renew_claims(self, notifications: Sequence[Notification], claim: Claim) -> list[int]:
+        """As NotificationRepository.renew_claims, committed."""
+        ...
 
 
 class UnitOfWork(Protocol):

@@ -52,9 +52,10 @@ class Row:
 class MemoryNotifications:
     """NotificationRepository over a dict of rows (the unit of work's working copy)."""
 
-    def __init__(self, rows: dict[int, Row], ids: itertools.count) -> None:
+    def __init__(self, rows: dict[int, Row], ids: itertools.count, renewals: list[list[int]]) -> None:
         self.rows = rows
         self._ids = ids
+        self.renewals = renewals  # the ids of each renew_claims call, shared by every unit of work
 
     def add(self, key: str, message: Message, claim: Claim) -> int | None:
         if any(row.notification.idempotency_key == key for row in self.rows.values()):
@@ -93,14 +94,18 @@ class MemoryNotifications:
         due.sort(key=lambda row: (row.notification.next_attempt_at, row.notification.id))
         return self._claim(due[:limit], claim)
 
-    def renew(self, notification: Notification, claim: Claim) -> bool:
-        row = self.rows.get(notification.id)
-        if row is None or notification.claim_token is None:
-            return False
-        if row.notification.claim_token != notification.claim_token:
-            return False
-        row.leased_until = claim.lease_until
-        return True
+    def renew_claims(self, notifications: Sequence[Notification], claim: Claim) -> list[int]:
+        self.renewals.append([n.id for n in notifications])
+        renewed = []
+        for notification in notifications:
+            row = self.rows.get(notification.id)
+            if row is None or notification.claim_token is None:
+                continue
+            if row.notification.claim_token != notification.claim_token:
+                continue
+            row.leased_until = claim.lease_until
+            renewed.append(notification.id)
+        return renewed
 
     def postpone_due(
         self, channel: Channel, due_at: dt.datetime, until: dt.datetime, now: dt.datetime
@@ -215,13 +220,14 @@ class MemoryUnitOfWork:
         self.commits = 0
         self.unavailable = 0
         self._ids = itertools.count(1)
-        self.notifications = MemoryNotifications({}, self._ids)
+        self.renewals: list[list[int]] = []
+        self.notifications = MemoryNotifications({}, self._ids, self.renewals)
 
     def __call__(self) -> MemoryUnitOfWork:
         return self
 
     def __enter__(self) -> MemoryUnitOfWork:
-        self.notifications = MemoryNotifications(copy.deepcopy(self.stored), self._ids)
+        self.notifications = MemoryNotifications(copy.deepcopy(self.stored), self._ids, self.renewals)
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import json
 
-import requests
-
-from services.notifier.adapters.sinks.http import post
+from services.notifier.adapters.sinks.http import HttpClient
 from services.notifier.domain.model import ErrorInfo, Message, MondayItem, PermanentFailure
 
 CREATE_ITEM = (
@@ -22,18 +20,12 @@ API_VERSION = "2025-04"
 
 class MondayGraphQLSink:
     def __init__(
-        self,
-        api_url: str,
-        api_key: str,
-        board_id: str,
-        timeout: float,
-        session: requests.Session | None = None,
+        self, api_url: str, api_key: str, board_id: str, timeout: float, client: HttpClient | None = None
     ) -> None:
-        self._url = api_url
-        self._headers = {"Authorization": api_key, "API-Version": API_VERSION}
         self._board_id = board_id
-        self._timeout = timeout
-        self._session = session or requests.Session()
+        self.client = client or HttpClient(
+            api_url, timeout, headers={"Authorization": api_key, "API-Version": API_VERSION}
+        )
 
     def deliver(self, message: Message) -> None:
         assert isinstance(message, MondayItem)
@@ -43,22 +35,16 @@ class MondayGraphQLSink:
             # Monday's JSON scalar takes the column values as a JSON-encoded string.
             "columns": json.dumps(message.column_values),
         }
-        response = post(
-            lambda: self._session.post(
-                self._url,
-                json={"query": CREATE_ITEM, "variables": variables},
-                headers=self._headers,
-                timeout=self._timeout,
-            )
-        )
+        reply = self.client.post({"query": CREATE_ITEM, "variables": variables})
         try:
-            body = response.json()
+            body = reply.json()
         except ValueError:
-            raise PermanentFailure(
-                ErrorInfo("InvalidResponse", response.status_code, response.text[:500])
-            ) from None
+            raise PermanentFailure(ErrorInfo("InvalidResponse", reply.status, reply.text[:500])) from None
         errors = (
             body.get("errors") or body.get("error_code") if isinstance(body, dict) else "not a JSON object"
         )
         if errors:
-            raise PermanentFailure(ErrorInfo("GraphQLError", response.status_code, json.dumps(errors)[:500]))
+            raise PermanentFailure(ErrorInfo("GraphQLError", reply.status, json.dumps(errors)[:500]))
+
+    def close(self) -> None:
+        self.client.close()

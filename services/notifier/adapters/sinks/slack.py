@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import requests
-
-from services.notifier.adapters.sinks.http import post
+from services.notifier.adapters.sinks.http import HttpClient
 from services.notifier.domain.model import Message, SlackMessage
 
 
 class SlackWebhookSink:
-    def __init__(self, webhook_url: str, timeout: float, session: requests.Session | None = None) -> None:
-        self._url = webhook_url
-        self._timeout = timeout
-        self._session = session or requests.Session()
+    def __init__(self, webhook_url: str, timeout: float, client: HttpClient | None = None) -> None:
+        self.client = client or HttpClient(webhook_url, timeout)
 
     def deliver(self, message: Message) -> None:
         assert isinstance(message, SlackMessage)
-        post(lambda: self._session.post(self._url, json={"text": message.text}, timeout=self._timeout))
+        self.client.post({"text": message.text})
+
+    def close(self) -> None:
+        self.client.close()

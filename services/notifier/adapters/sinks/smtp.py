@@ -3,6 +3,10 @@
 In `ssl` and `starttls` modes the relay's certificate and host name are verified against the system's
 CAs, or SMTP_CA_FILE (a relay with a private CA); a certificate that does not verify is never sent the
 credentials or the mail (retryable: fixing the configuration lets queued mail through).
+
+The connection (and its TLS session and login) is kept for the next message: a kept connection is checked
+with NOOP before it carries a message, and one idle longer than IDLE_SECONDS, or one a send failed on, is
+closed and replaced, so a message is never resent on a connection whose state is unknown.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ import email.message
 import email.utils
 import smtplib
 import ssl
+import threading
+import time
 
 from services.notifier.domain.model import (
     EmailMessage,
@@ -19,6 +25,8 @@ from services.notifier.domain.model import (
     PermanentFailure,
     RetryableFailure,
 )
+
+IDLE_SECONDS = 30.0  # relays drop idle sessions (RFC 5321 lets them after 5 minutes; many sooner)
 
 
 class SmtpSink:
@@ -42,6 +50,9 @@ class SmtpSink:
         self._user = user
         self._password = password
         self._ca_file = ca_file
+        self._client: smtplib.SMTP | None = None
+        self._last_used = 0.0
+        self._lock = threading.Lock()
 
     def deliver(self, message: Message) -> None:
         assert isinstance(message, EmailMessage)
@@ -81,6 +92,30 @@ class SmtpSink:
             raise RetryableFailure(ErrorInfo(type(error).__name__, 0, str(error)[:500])) from None
 
     def _send(self, mail: email.message.EmailMessage) -> None:
+        with self._lock:
+            client = self._kept() or self._connect()
+            try:
+                client.send_message(mail)
+            except BaseException:
+                _quit(client)
+                raise
+            self._client, self._last_used = client, time.monotonic()
+
+    def _kept(self) -> smtplib.SMTP | None:
+        """The connection kept from the last message if it is recent and answers NOOP, else None."""
+        client, self._client = self._client, None
+        if client is None:
+            return None
+        if time.monotonic() - self._last_used < IDLE_SECONDS:
+            try:
+                if client.noop()[0] == 250:
+                    return client
+            except (smtplib.SMTPException, OSError):
+                pass
+        _quit(client)
+        return None
+
+    def _connect(self) -> smtplib.SMTP:
         if self._security == "ssl":
             client: smtplib.SMTP = smtplib.SMTP_SSL(
                 self._host, self._port, timeout=self._timeout, context=self._tls_context()
@@ -92,15 +127,26 @@ class SmtpSink:
                 client.starttls(context=self._tls_context())
             if self._user:
                 client.login(self._user, self._password or "")
-            client.send_message(mail)
-        finally:
-            # Once the message is accepted, a failing QUIT must not turn the delivery into a retry.
-            try:
-                client.quit()
-            except (smtplib.SMTPException, OSError):
-                client.close()
+        except BaseException:
+            _quit(client)
+            raise
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            _quit(client)
 
     def _tls_context(self) -> ssl.SSLContext:
         """Verifies the certificate chain and the host name (Python's SMTP_SSL without a context
         verifies neither)."""
         return ssl.create_default_context(cafile=self._ca_file)
+
+
+def _quit(client: smtplib.SMTP) -> None:
+    # Once a message is accepted, a failing QUIT must not turn the delivery into a retry.
+    try:
+        client.quit()
+    except (smtplib.SMTPException, OSError):
+        client.close()
