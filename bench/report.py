@@ -66,6 +66,7 @@ def goals(runs: dict, followups: dict | None = None, *, notifier: dict | None = 
         # --- Follow-ups (issue 19, scenario 4): rows only when the scenario ran; see followup_goals. ---
         *followup_goals(followups),
         *unsubscribe_goals(runs),
+        *chat_goals(runs),
     ]
     # --- the notifier (scenario 5, bench.scenarios.notifier_outage): its rows are notifier_goals below.
     if notifier is not None:
@@ -164,6 +165,26 @@ def _with_postgres(run: dict) -> float | None:
 
 
 # --- end of the issue-19 unsubscribe block
+
+
+# Issue 19, a chat message through the gateway (scenario 2): CPU of every process it touches, and its
+# tail against the Flask baseline's unsubscribe tail in the same run.
+def chat_goals(runs: dict) -> list[Goal]:
+    chat, baseline = runs.get("chat_gateway", {}), runs.get("flask_baseline", {})
+    return [
+        Goal(
+            "chat message through the gateway: CPU ms per message (gateway + chat + consent)",
+            chat.get("cpu_ms_per_request"),
+            "≤ 2.0",
+            lambda v: v <= 2.0,
+        ),
+        Goal(
+            "chat message p99 ÷ Flask baseline unsubscribe p99",
+            ratio(chat.get("p99_ms"), baseline.get("p99_ms")),
+            "≤ 1",
+            lambda v: v <= 1,
+        ),
+    ]
 
 
 def machine() -> dict:
