@@ -18,7 +18,7 @@ sees the call without them, and the peer's address counts.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +27,7 @@ from google.protobuf import descriptor_pool
 
 from novahouse.api.v1 import access_pb2
 from services.runtime.access import declared_access
-from services.runtime.grpc_handlers import WrappedHandlers
+from services.runtime.grpc_handlers import UnaryHandlerInterceptor
 from services.runtime.grpc_security import (
     IDENTITY_FORWARDERS,
     INTERNAL_KEY_KEY,
@@ -106,21 +106,13 @@ def refusal(
     return grpc.StatusCode.PERMISSION_DENIED, "this RPC declares no access"
 
 
-class AccessInterceptor(grpc.ServerInterceptor):
+class AccessInterceptor(UnaryHandlerInterceptor):
     def __init__(self, security: GrpcSecurity) -> None:
+        super().__init__()
         self._security = security
-        self._wrapped = WrappedHandlers()
 
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        method = handler_call_details.method
-        if handler is None or handler.unary_unary is None or method.startswith(_UNCHECKED_PREFIXES):
-            return handler
-        return self._wrapped.get(method, handler, self._wrap)
+    def _passes(self, method: str) -> bool:
+        return method.startswith(_UNCHECKED_PREFIXES)
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         access = method_access(method)

@@ -11,28 +11,14 @@ from typing import Any
 
 import grpc
 
-from services.runtime.grpc_handlers import WrappedHandlers
+from services.runtime.grpc_handlers import UnaryHandlerInterceptor
 from services.runtime.metrics import grpc_call_metrics
 
 
-class ServerMetricsInterceptor(grpc.ServerInterceptor):
+class ServerMetricsInterceptor(UnaryHandlerInterceptor):
     """Outermost server interceptor: sees the status the call finally ended with."""
 
-    def __init__(self) -> None:
-        self._wrapped = WrappedHandlers()
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
-
-    @staticmethod
-    def _wrap(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         metrics = grpc_call_metrics(method, client=False)
         inner = handler.unary_unary
         if inner is None:  # checked by intercept_service

@@ -33,7 +33,7 @@ from services.runtime.errors import (
     Unavailable,
 )
 from services.runtime.grpc_access import AccessInterceptor, peer_address
-from services.runtime.grpc_handlers import WrappedHandlers
+from services.runtime.grpc_handlers import UnaryHandlerInterceptor
 from services.runtime.grpc_security import GrpcSecurity
 from services.runtime.identity import (
     CLIENT_IP_KEY,
@@ -110,7 +110,7 @@ def _request_id(metadata: Sequence[tuple[str, str | bytes]] | None) -> str:
     return ""
 
 
-class CallInterceptor(grpc.ServerInterceptor):
+class CallInterceptor(UnaryHandlerInterceptor):
     """Logs every unary call (method, status, duration, request id), refuses a request that breaks its
     contract's rules (control characters in text; the buf.validate options) before the servicer sees
     it, and maps errors to status codes.
@@ -119,19 +119,6 @@ class CallInterceptor(grpc.ServerInterceptor):
     else is logged with its traceback and answered INTERNAL without the details, so a caller never sees
     a stack trace.
     """
-
-    def __init__(self) -> None:
-        self._wrapped = WrappedHandlers()
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        handler = continuation(handler_call_details)
-        if handler is None or handler.unary_unary is None:
-            return handler
-        return self._wrapped.get(handler_call_details.method, handler, self._wrap)
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
         level = logging.DEBUG if method.startswith(_QUIET_PREFIXES) else logging.INFO
