@@ -124,11 +124,12 @@ class Stack:
     def _redis(self) -> dict[str, str]:
         return {"REDIS_URL": self._backends.redis.url} if self._backends.redis else {}
 
-    def gateway(self, limits: str) -> GatewayProcess:
-        """A gateway with limits 'redis', 'memory' or 'off'; every limit high enough never to refuse."""
+    def gateway(self, limits: str, consent_address: str | None = None) -> GatewayProcess:
+        """A gateway with limits 'redis', 'memory' or 'off'; every limit high enough never to refuse.
+        `consent_address`: a consent service of the caller's own instead of the stack's."""
         environ = {
             **self.common,
-            "CONSENT_ADDR": self.consent.address,
+            "CONSENT_ADDR": consent_address or self.consent.address,
             "NOTIFIER_ADDR": self.notifier.address,
             "CHAT_ADDR": self.chat.address,
             "CHAT_RATE_LIMIT": UNLIMITED,

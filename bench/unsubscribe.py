@@ -31,7 +31,7 @@ from bench.scenarios import (
     measured,
     start_baseline,
 )
-from bench.stack import Backends, migrate, start_gateway, start_service
+from bench.stack import Backends, migrate, start_service
 from tests.support.services import PSEUDONYM_KEY
 
 SIZES = (10_000, 1_000_000)
@@ -100,16 +100,7 @@ def postgres_round_trips(
             "AUTO_MIGRATE": "false",
         },
     )
-    gateway = start_gateway(
-        exits,
-        {
-            **stack.common,
-            "CONSENT_ADDR": consent.address,
-            "NOTIFIER_ADDR": stack.notifier.address,
-            "CHAT_ADDR": stack.chat.address,
-            "RATE_LIMIT_ENABLED": "false",
-        },
-    )
+    gateway = stack.gateway("off", consent_address=consent.address)
     key = "gateway_limits_redis" if "gateway_limits_redis" in results else "gateway_limits_memory"
     results[key].update(_probe(f"{gateway.url}/api/unsubscribe", proxy, scale))
     gateway.stop()
@@ -167,16 +158,7 @@ def cost_vs_size(exits: ExitStack, backends: Backends, stack: Stack, scale: Scal
     environ = {**stack.common, "CONSENT_DATABASE_URL": database, "CONSENT_PSEUDONYM_KEY": PSEUDONYM_KEY}
     migrate("consent", environ)
     consent = start_service(exits, "consent", {**environ, "AUTO_MIGRATE": "false"})
-    gateway = start_gateway(
-        exits,
-        {
-            **stack.common,
-            "CONSENT_ADDR": consent.address,
-            "NOTIFIER_ADDR": stack.notifier.address,
-            "CHAT_ADDR": stack.chat.address,
-            "RATE_LIMIT_ENABLED": "false",
-        },
-    )
+    gateway = stack.gateway("off", consent_address=consent.address)
     pids = {"gateway": [gateway.pid], "consent": [consent.pid]}
     url = f"{gateway.url}/api/unsubscribe"
     results: dict[str, dict] = {}
