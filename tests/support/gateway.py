@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Self
 
 import httpx
@@ -54,6 +54,24 @@ class GatewayServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(15)
+
+
+def gateway_in_front_of(addresses: Mapping[str, str], **environ: str) -> GatewayServer:
+    """A started gateway over a running stack (its *_ADDR `addresses`): the admin key, the client
+    addresses from 127.0.0.1 believed, a Redis prefix of its own, limits no test reaches; `environ`
+    adds to or replaces these."""
+    return GatewayServer(
+        {
+            **addresses,
+            "ADMIN_API_KEY": ADMIN_KEY,
+            "TRUSTED_PROXIES": "127.0.0.1/32",
+            "REDIS_KEY_PREFIX": unique_prefix(),
+            "CHAT_RATE_LIMIT": "1000 per minute",
+            "API_RATE_LIMIT_MINUTE": "1000 per minute",
+            "API_RATE_LIMIT_HOUR": "1000 per hour",
+            **environ,
+        }
+    ).start()
 
 
 class GatewayProcess(ServiceProcess):

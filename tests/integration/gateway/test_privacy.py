@@ -17,7 +17,7 @@ from novahouse.chat.v1 import chat_pb2
 from novahouse.consent.v1 import consent_pb2
 from services.runtime import consent_texts
 from tests.support.databases import dump_text
-from tests.support.gateway import ADMIN_KEY, GatewayServer, unique_prefix
+from tests.support.gateway import ADMIN_KEY, gateway_in_front_of
 from tests.support.polling import eventually
 from tests.support.stack import ChatStack
 
@@ -50,17 +50,7 @@ def stack(databases, tmp_path, sinks_environ, redis_url, cache_prefix):
 
 @pytest.fixture
 def gateway(stack):
-    server = GatewayServer(
-        {
-            **stack.addresses,
-            "ADMIN_API_KEY": ADMIN_KEY,
-            "TRUSTED_PROXIES": "127.0.0.1/32",
-            "REDIS_KEY_PREFIX": unique_prefix(),
-            "CHAT_RATE_LIMIT": "1000 per minute",
-            "API_RATE_LIMIT_MINUTE": "1000 per minute",
-            "API_RATE_LIMIT_HOUR": "1000 per hour",
-        }
-    ).start()
+    server = gateway_in_front_of(stack.addresses)
     yield server
     server.stop()
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from services.gateway.application.auth import email_token
-from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, GatewayServer, unique_prefix
+from tests.support.gateway import ADMIN_KEY, UNSUBSCRIBE_SECRET, gateway_in_front_of
 from tests.support.polling import eventually
 from tests.support.stack import ChatStack
 
@@ -29,18 +29,7 @@ def stack(databases, tmp_path, sinks_environ):
 
 @pytest.fixture
 def http(stack):
-    gateway = GatewayServer(
-        {
-            **stack.addresses,
-            "ADMIN_API_KEY": ADMIN_KEY,
-            "UNSUBSCRIBE_SECRET": UNSUBSCRIBE_SECRET,
-            "TRUSTED_PROXIES": "127.0.0.1/32",
-            "REDIS_KEY_PREFIX": unique_prefix(),
-            "CHAT_RATE_LIMIT": "1000 per minute",
-            "API_RATE_LIMIT_MINUTE": "1000 per minute",
-            "API_RATE_LIMIT_HOUR": "1000 per hour",
-        }
-    ).start()
+    gateway = gateway_in_front_of(stack.addresses, UNSUBSCRIBE_SECRET=UNSUBSCRIBE_SECRET)
     with httpx.Client(base_url=gateway.url, timeout=20) as client:
         yield client
     gateway.stop()
